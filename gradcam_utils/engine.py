@@ -1,0 +1,266 @@
+"""The Grad-CAM engine: one forward and one backward pass for a whole batch, on the model as it is.
+
+For a (model, layer) pair we build a *gradient plan* once: a ``tf.function`` that runs the model's own layers
+(``training=False``) and returns the chosen layer's activations, the pre-softmax class scores and the gradients of
+the SUM of the per-image scores with respect to the activations. Because each image's score depends only on its own
+activations, the gradient of the sum gives every image its own gradient in one backward pass. The plan is cached
+and traced with a fixed input signature, so later calls with any batch size reuse the same graph.
+
+The model is never changed: when it ends in a softmax (or sigmoid), the plan computes the final Dense layer's
+pre-activation output itself from the layer's live weights, instead of editing ``layer.activation``.
+"""
+
+from __future__ import annotations
+
+import collections
+import warnings
+import weakref
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import layers as layer_lookup
+from .errors import ClassIndexError, EmptyHeatmapWarning, GradCAMError, UnsupportedModelError
+from .images import to_batch
+from .methods import METHODS, CamInputs
+
+_PROBABILITY_ACTIVATIONS = (keras.activations.softmax, keras.activations.sigmoid)
+_PROBABILITY_OPS = ("Softmax", "Sigmoid")  # keras.ops.softmax / sigmoid used directly in a functional graph
+_TOP_CLASS = -1  # class index sent into the graph meaning "this image's top class"
+
+
+@dataclass(frozen=True)
+class GradCAMResult:
+    """Heatmaps for a batch, with what each one explains."""
+
+    heatmaps: np.ndarray  # (B, h, w) float32 at the layer's resolution; in [0, 1] when normalised
+    class_indices: np.ndarray  # (B,) int: the class explained for each image
+    scores: np.ndarray  # (B,) float32: that class's pre-softmax score (logit)
+    empty: np.ndarray  # (B,) bool: True where the map had no positive evidence and is all zeros
+    layer_name: str
+    method: str
+
+
+def explain(model: keras.Model, images, layer_name: str | None = None, class_index=None,
+            method: str = "gradcam", normalize: bool = True) -> GradCAMResult:
+    """Compute class activation maps for a batch and report which class each one explains.
+
+    Args:
+        model: a built Keras model (functional or Sequential; a pretrained base may be nested inside).
+        images: preprocessed batch (B, H, W, C), or one image (H, W, C).
+        layer_name: the feature layer; None picks the last conv layer or its activation.
+        class_index: None (each image's top class), an int (the same class for all) or a sequence (one per image).
+        method: a name from ``available_methods()``.
+        normalize: divide each map by its maximum so it lies in [0, 1].
+    """
+    if method not in METHODS:
+        raise GradCAMError(f"Unknown method {method!r}; available: {', '.join(sorted(METHODS))}.")
+    name = layer_lookup.default_layer_name(model) if layer_name is None else layer_name
+    plan = _get_plan(model, name)
+    batch = to_batch(images, plan.input_shape)
+    wanted = _class_indices(class_index, len(batch), plan.num_classes)
+    activations, gradients, scores, used = plan.run(batch, wanted)
+    raw = METHODS[method](CamInputs(activations, gradients, used, scores))
+    heatmaps, empty = _finish(raw, normalize)
+    return GradCAMResult(heatmaps, used, scores, empty, name, method)
+
+
+def compute_heatmaps(model: keras.Model, images, layer_name: str | None = None, class_index=None,
+                     method: str = "gradcam", normalize: bool = True) -> np.ndarray:
+    """Class activation maps (B, h, w), float32, one per image; see ``explain`` for the arguments.
+
+    Use ``explain`` instead when you also need the class each map explains and its score.
+    """
+    return explain(model, images, layer_name, class_index, method, normalize).heatmaps
+
+
+def available_methods() -> list[str]:
+    return sorted(METHODS)
+
+
+def _finish(raw: np.ndarray, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """ReLU, then (optionally) divide by the max; a map with nothing positive stays zeros, never NaN."""
+    maps = np.maximum(raw, 0).astype(np.float32)
+    peaks = maps.max(axis=(1, 2))
+    empty = peaks <= 0
+    if normalize:
+        maps = maps / np.where(empty, 1.0, peaks)[:, None, None].astype(np.float32)
+    if empty.any():
+        warnings.warn(
+            f"{int(empty.sum())} of {len(empty)} heatmap(s) had no positive evidence for their class (all values "
+            "<= 0) and were returned as zeros. Try another layer or class, or check the prediction.",
+            EmptyHeatmapWarning, stacklevel=3)
+    return maps, empty
+
+
+def _class_indices(class_index, batch_size: int, num_classes: int | None) -> np.ndarray:
+    if class_index is None:
+        return np.full(batch_size, _TOP_CLASS, dtype=np.int32)
+    values = np.asarray(class_index)
+    if values.dtype == bool or not np.issubdtype(values.dtype, np.integer):
+        raise ClassIndexError(f"class_index must be None, an int or a sequence of ints; got {class_index!r}.")
+    if values.ndim == 0:
+        values = np.full(batch_size, int(values))
+    elif values.shape != (batch_size,):
+        raise ClassIndexError(f"class_index has {values.size} entries for {batch_size} images; give one per image, "
+                              "a single int, or None for each image's top class.")
+    _check_class_range(values, num_classes)
+    return values.astype(np.int32)
+
+
+def _check_class_range(values: np.ndarray, num_classes: int | None) -> None:
+    limit = "" if num_classes is None else f" < {num_classes}"
+    bad = values < 0 if num_classes is None else (values < 0) | (values >= num_classes)
+    if bad.any():
+        raise ClassIndexError(f"class_index {values[bad].tolist()} out of range: the model has "
+                              f"{num_classes if num_classes is not None else 'a fixed number of'} classes, so each "
+                              f"index must satisfy 0 <= index{limit}.")
+
+
+# ----- gradient plans -------------------------------------------------------------------------------------------
+
+_PLAN_CACHE: collections.OrderedDict = collections.OrderedDict()
+_PLAN_CACHE_SIZE = 16
+
+
+def _get_plan(model: keras.Model, layer_name: str) -> _GradientPlan:
+    path = layer_lookup.find_layer_path(model, layer_name)
+    key = (id(model), tuple(id(layer) for layer in path))
+    cached = _PLAN_CACHE.get(key)
+    if cached is not None and cached[0]() is model:  # ids can be reused after a model is freed
+        _PLAN_CACHE.move_to_end(key)
+        return cached[1]
+    plan = _GradientPlan(model, path)
+    _PLAN_CACHE[key] = (weakref.ref(model), plan)
+    while len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
+        _PLAN_CACHE.popitem(last=False)
+    return plan
+
+
+def clear_cache() -> None:
+    """Forget every cached gradient plan (they hold a reference to their model)."""
+    _PLAN_CACHE.clear()
+
+
+def _graph_of(model: keras.Model):
+    """The functional graph a model runs: itself, or the one a built Sequential keeps inside."""
+    if isinstance(model, keras.Sequential):
+        graph = getattr(model, "_functional", None)
+    elif hasattr(model, "_run_through_graph") and hasattr(model, "_nodes_by_depth"):
+        graph = model
+    else:
+        graph = None
+    if graph is None:
+        raise UnsupportedModelError(
+            f"Model '{model.name}' ({type(model).__name__}) has no layer graph to open up: subclassed models hide "
+            "their intermediate activations. Build it with the functional API or keras.Sequential.")
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise UnsupportedModelError(f"Model '{model.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} "
+                                    "outputs; Grad-CAM here explains single-input, single-output classifiers.")
+    return graph
+
+
+class _GradientPlan:
+    """Activations, pre-softmax scores and per-image gradients for one (model, layer), as a traced function."""
+
+    def __init__(self, model: keras.Model, path: tuple):
+        self.model = model
+        self.path = path
+        graph = _graph_of(model)
+        self.input_shape = tuple(graph.inputs[0].shape[1:])
+        out_shape = graph.outputs[0].shape
+        if len(out_shape) != 2:
+            raise UnsupportedModelError(f"Model '{model.name}' outputs shape {tuple(out_shape)}; Grad-CAM needs "
+                                        "class scores of shape (batch, classes).")
+        self.num_classes = out_shape[-1]
+        spec = [tf.TensorSpec((None,) + self.input_shape, tf.float32), tf.TensorSpec((None,), tf.int32)]
+        self._traced = tf.function(self._compute, input_signature=spec)
+
+    @property
+    def trace_count(self) -> int:
+        return self._traced.experimental_get_tracing_count()
+
+    def run(self, images: np.ndarray, class_indices: np.ndarray):
+        acts, grads, scores, used = self._traced(tf.constant(images), tf.constant(class_indices))
+        used = used.numpy().astype(np.int64)
+        if self.num_classes is None:  # only known after a forward pass for some models
+            _check_class_range(class_indices[class_indices != _TOP_CLASS], None)
+        if grads is None:
+            raise UnsupportedModelError("The class score does not depend on the chosen layer.")
+        return (np.asarray(acts, np.float32), np.asarray(grads, np.float32),
+                np.asarray(scores, np.float32), used)
+
+    def _compute(self, images, class_indices):
+        with tf.GradientTape() as tape:
+            activations, logits = _forward(self.model, images, self.path, tape)
+            logits = tf.cast(logits, tf.float32)  # mixed-precision models compute in float16
+            top = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            used = tf.where(class_indices == _TOP_CLASS, top, class_indices)
+            scores = tf.gather(logits, used, axis=1, batch_dims=1)
+            total = tf.reduce_sum(scores)  # sum over images: one backward pass, per-image gradients
+        grads = tape.gradient(total, activations)
+        if grads is None:
+            grads = tf.zeros_like(activations)
+        return tf.cast(activations, tf.float32), tf.cast(grads, tf.float32), scores, used
+
+
+def _forward(model: keras.Model, x, path: tuple, tape, logits: bool = True):
+    """Run ``model`` on ``x``; return (activations of path[-1] or None, output), the output taken pre-softmax.
+
+    Layers are called one by one through the model's own graph, so a nested model containing the target layer is
+    opened up and run the same way (this is what avoids Keras' "Graph disconnected" error).
+    """
+    graph = _graph_of(model)
+    final_op = graph.outputs[0]._keras_history.operation
+    found = {}
+
+    def operation_fn(op):
+        if path and op is path[0]:
+            if len(path) == 1:
+                def call_target(*args, **kwargs):
+                    out = _call(op, *args, **kwargs)
+                    tape.watch(out)  # needed when the model's weights are frozen (nothing else is watched)
+                    found["acts"] = out
+                    return out
+                return call_target
+
+            def call_nested(inputs, *args, **kwargs):
+                found["acts"], out = _forward(op, inputs, path[1:], tape, logits and op is final_op)
+                return out
+            return call_nested
+        if logits and op is final_op:
+            return _pre_activation(op, tape)
+        return lambda *args, **kwargs: _call(op, *args, **kwargs)
+
+    output = graph._run_through_graph(x, operation_fn=operation_fn)
+    output = output[0] if isinstance(output, (list, tuple)) else output
+    return found.get("acts"), output
+
+
+def _call(op, *args, **kwargs):
+    if "training" in getattr(op, "_call_context_args", ()):
+        kwargs["training"] = False  # BatchNorm uses its moving statistics, Dropout is off
+    return op(*args, **kwargs)
+
+
+def _pre_activation(op, tape):
+    """A callable computing ``op``'s output without a final softmax/sigmoid, reading op's weights live."""
+    if isinstance(op, keras.Model):
+        return lambda inputs, *a, **k: _forward(op, inputs, (), tape, logits=True)[1]
+    is_prob_layer = isinstance(op, keras.layers.Softmax) or (
+        isinstance(op, keras.layers.Activation) and op.activation in _PROBABILITY_ACTIVATIONS)
+    if is_prob_layer or (type(op).__name__ in _PROBABILITY_OPS and not isinstance(op, keras.layers.Layer)):
+        return lambda inputs, *a, **k: inputs  # its input is the score before the probability
+    if getattr(op, "activation", None) in _PROBABILITY_ACTIVATIONS:
+        if isinstance(op, keras.layers.Dense):
+            def dense_logits(inputs, *a, **k):
+                out = keras.ops.matmul(inputs, op.kernel)
+                return out + op.bias if op.use_bias else out
+            return dense_logits
+        raise UnsupportedModelError(
+            f"The model's last layer '{op.name}' ({type(op).__name__}) applies {op.activation.__name__} inside "
+            "itself, and only a final Dense layer can be read without it. Build the model with a linear last layer "
+            "followed by a separate Activation('softmax') layer, or pass a model that outputs logits.")
+    return lambda *args, **kwargs: _call(op, *args, **kwargs)
