@@ -1,9 +1,8 @@
 """gradcam_utils: Grad-CAM for Keras 3, the library behind the course notebooks."""
 
-import os as _os
+from ._quiet import import_tensorflow_quietly as _import_tensorflow_quietly
 
-# TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) is noise for learners; users can override it.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_import_tensorflow_quietly()
 
 from .classic import get_img_array, make_gradcam_heatmap, save_and_display_gradcam  # noqa: E402
 from .engine import GradCAMResult, available_methods, clear_cache, compute_heatmaps, explain  # noqa: E402

@@ -1,0 +1,54 @@
+"""Course notebooks as teaching material: goals stated, committed outputs clean, sources and notebooks in sync.
+(nbval, run by `make test`, re-executes each notebook and compares its outputs with the committed ones.)"""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "build_notebooks.py")
+build_notebooks = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build_notebooks)
+
+
+def cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no NN_name.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_opens_with_learning_goals(path):
+    first = cells(path)[0]
+    assert first["cell_type"] == "markdown" and "Learning goals" in "".join(first["source"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_outputs_are_committed_clean_and_deterministic(path):
+    code = [c for c in cells(path) if c["cell_type"] == "code"]
+    assert all(c["execution_count"] is not None for c in code), "run scripts/build_notebooks.py to execute it"
+    text = json.dumps([c["outputs"] for c in code])
+    assert not re.search(r"/(root|work|tmp|home|Users)/", text), "an output shows a path of the machine"
+    streams = [o for c in code for o in c["outputs"] if o["output_type"] == "stream"]
+    assert not [o for o in streams if o["name"] == "stderr"], "stderr output (warnings, logs) in a committed cell"
+    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_matches_its_text_source(path):
+    source = ROOT / "notebooks" / "src" / f"{path.stem}.py"
+    expected = [(c.cell_type, c.source) for c in build_notebooks.parse(source.read_text())]
+    actual = [(c["cell_type"], "".join(c["source"])) for c in cells(path)]
+    assert actual == expected, f"{path.name} is out of date: run scripts/build_notebooks.py {path.stem}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_cells_are_short_because_the_library_does_the_work(path):
+    longest = max(len("".join(c["source"]).splitlines()) for c in cells(path) if c["cell_type"] == "code")
+    assert longest <= 15
