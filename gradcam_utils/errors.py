@@ -31,3 +31,15 @@ class UnsupportedModelError(GradCAMError):
 
 class EmptyHeatmapWarning(UserWarning):
     """A map had no positive evidence for its class (all values <= 0); it was returned as zeros, not NaN."""
+
+
+class WeightsUnavailableError(FileNotFoundError):
+    """Pretrained weights could not be found locally nor downloaded; the message says which file and how to get it."""
+
+
+class PretrainedWeightsError(GradCAMError):
+    """The bundled EfficientNet-Lite0 weights are missing, unreadable or do not fit the model."""
+
+
+class WeightsCacheWarning(UserWarning):
+    """The converted-weights cache could not be used; the weights were converted again."""
