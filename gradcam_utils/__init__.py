@@ -4,20 +4,30 @@ from ._quiet import import_tensorflow_quietly as _import_tensorflow_quietly
 
 _import_tensorflow_quietly()
 
-from .classic import get_img_array, make_gradcam_heatmap, save_and_display_gradcam  # noqa: E402
-from .engine import GradCAMResult, available_methods, clear_cache, compute_heatmaps, explain  # noqa: E402
-from .errors import (  # noqa: E402
+# ruff: noqa: E402  (imports follow the quiet TensorFlow import on purpose)
+from .classic import get_img_array, make_gradcam_heatmap, save_and_display_gradcam
+from .engine import GradCAMResult, available_methods, clear_cache, compute_heatmaps, explain
+from .errors import (
     ClassIndexError, EmptyHeatmapWarning, GradCAMError, ImageInputError, ImageLoadError, LayerError,
-    UnsupportedModelError,
+    PretrainedWeightsError, UnsupportedModelError, WeightsCacheWarning, WeightsUnavailableError,
 )
-from .images import load_image  # noqa: E402
-from .layers import default_layer_name, list_conv_layers  # noqa: E402
-from .overlay import COLORMAPS, colorize, overlay_heatmap, upsample_heatmap  # noqa: E402
+from .imagenet import Prediction, decode
+from .images import load_image
+from .layers import default_layer_name, list_conv_layers
+from .overlay import COLORMAPS, colorize, overlay_heatmap, upsample_heatmap
+from .zoo import ModelBundle, available_models, load_model
 
 __all__ = [
-    "COLORMAPS", "colorize", "get_img_array", "make_gradcam_heatmap", "overlay_heatmap", "save_and_display_gradcam",
-    "upsample_heatmap",
-    "ClassIndexError", "EmptyHeatmapWarning", "GradCAMError", "GradCAMResult", "ImageInputError", "ImageLoadError",
-    "LayerError", "UnsupportedModelError", "available_methods", "clear_cache", "compute_heatmaps",
-    "default_layer_name", "explain", "list_conv_layers", "load_image",
+    # the engine
+    "GradCAMResult", "available_methods", "clear_cache", "compute_heatmaps", "explain",
+    "default_layer_name", "list_conv_layers",
+    # images and overlays
+    "COLORMAPS", "colorize", "load_image", "overlay_heatmap", "upsample_heatmap",
+    # the article's functions
+    "get_img_array", "make_gradcam_heatmap", "save_and_display_gradcam",
+    # models
+    "ModelBundle", "Prediction", "available_models", "decode", "load_model",
+    # errors and warnings
+    "ClassIndexError", "EmptyHeatmapWarning", "GradCAMError", "ImageInputError", "ImageLoadError", "LayerError",
+    "PretrainedWeightsError", "UnsupportedModelError", "WeightsCacheWarning", "WeightsUnavailableError",
 ]

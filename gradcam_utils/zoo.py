@@ -1,0 +1,113 @@
+"""The model registry: every model the course uses, loaded by name as a ready-to-explain bundle.
+
+``load_model(name)`` returns a ``ModelBundle``: the Keras model (producing logits), how to preprocess uint8 RGB
+images for it, how to decode its outputs into named classes, its input size and its usual Grad-CAM layer.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+import numpy as np
+
+from . import efficientnet_lite, imagenet, xception
+from .errors import GradCAMError, ImageInputError, WeightsUnavailableError
+from .images import load_image
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A model and everything needed to feed it and read its answers."""
+
+    name: str
+    model: keras.Model  # outputs logits (pre-softmax scores)
+    preprocess_fn: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    input_size: tuple[int, int]  # (height, width)
+    last_conv_layer: str
+    class_names: tuple[str, ...] = field(repr=False)
+
+    def load_images(self, *sources) -> np.ndarray:
+        """uint8 RGB batch (B, H, W, 3) at the model's input size, from paths, bytes, PIL images or arrays."""
+        return np.stack([load_image(source, size=self.input_size) for source in sources])
+
+    def preprocess(self, images) -> np.ndarray:
+        """uint8 RGB image(s) at the input size -> float32 model input batch (B, H, W, 3)."""
+        array = np.asarray(images)
+        if array.ndim == 3:
+            array = array[np.newaxis]
+        if array.ndim != 4 or array.shape[1:] != self.input_size + (3,):
+            raise ImageInputError(
+                f"{self.name} expects RGB images of shape ({self.input_size[0]}, {self.input_size[1]}, 3); got "
+                f"{np.shape(images)}. Load them with bundle.load_images(path, ...) to resize.")
+        if array.dtype != np.uint8:
+            raise ImageInputError(f"preprocess expects uint8 RGB pixels (0..255); got dtype {array.dtype}. "
+                                  "Use bundle.load_images(...) or gc.load_image(...) to get them.")
+        return self.preprocess_fn(array)
+
+    def predict(self, images) -> np.ndarray:
+        """Logits (B, classes) for uint8 RGB image(s) at the input size."""
+        return np.asarray(self.model(self.preprocess(images), training=False))
+
+    def decode(self, logits, top: int = 5) -> list[list[imagenet.Prediction]]:
+        """Top (class index, name, probability) per image, best first, like Keras' decode_predictions."""
+        return imagenet.decode(logits, top=top, class_names=self.class_names)
+
+
+_LOADERS: dict[str, tuple[Callable[..., ModelBundle], str]] = {}
+
+
+def register_model(name: str, description: str):
+    """Decorator adding a bundle loader to the registry under ``name``."""
+
+    def add(loader: Callable[..., ModelBundle]):
+        _LOADERS[name] = (loader, description)
+        return loader
+
+    return add
+
+
+def available_models() -> dict[str, str]:
+    """Registered model names and what each one is."""
+    return {name: description for name, (_, description) in _LOADERS.items()}
+
+
+def load_model(name: str = "efficientnet_lite0", **options) -> ModelBundle:
+    """Load a registered model as a ``ModelBundle``; ``options`` go to that model's loader."""
+    if name not in _LOADERS:
+        raise GradCAMError(f"Unknown model {name!r}; available: {', '.join(_LOADERS)}.")
+    return _LOADERS[name][0](**options)
+
+
+@register_model("efficientnet_lite0", "EfficientNet-Lite0, ImageNet, 224x224: embedded, works offline")
+def _load_efficientnet_lite0(cache_dir=None) -> ModelBundle:
+    return ModelBundle(
+        name="efficientnet_lite0",
+        model=efficientnet_lite.load_efficientnet_lite0(cache_dir=cache_dir),
+        preprocess_fn=efficientnet_lite.preprocess_input,
+        input_size=efficientnet_lite.INPUT_SIZE,
+        last_conv_layer=efficientnet_lite.LAST_CONV_LAYER,
+        class_names=imagenet.class_names_cached(),
+    )
+
+
+@register_model("xception", "Xception, ImageNet, 299x299: the article's model; weights downloaded once (88 MB)")
+def _load_xception(weights_path=None, fallback: bool = False, **resolve_options) -> ModelBundle:
+    try:
+        path = xception.resolve_weights(weights_path, **resolve_options)
+    except WeightsUnavailableError as err:
+        if not fallback:
+            raise
+        warnings.warn(f"{err}\nFalling back to the embedded EfficientNet-Lite0, as fallback=True asked.",
+                      UserWarning, stacklevel=3)
+        return _load_efficientnet_lite0()
+    return ModelBundle(
+        name="xception",
+        model=xception.build_xception(path),
+        preprocess_fn=xception.preprocess_input,
+        input_size=xception.INPUT_SIZE,
+        last_conv_layer=xception.LAST_CONV_LAYER,
+        class_names=imagenet.class_names_cached(),
+    )
