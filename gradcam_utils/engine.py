@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import layers as layer_lookup
-from .errors import ClassIndexError, EmptyHeatmapWarning, GradCAMError, UnsupportedModelError
+from .errors import ClassIndexError, EmptyHeatmapWarning, GradCAMError, LayerError, UnsupportedModelError
 from .images import to_batch
 from .methods import METHODS, CamInputs
 
@@ -111,12 +111,12 @@ def _class_indices(class_index, batch_size: int, num_classes: int | None) -> np.
 
 
 def _check_class_range(values: np.ndarray, num_classes: int | None) -> None:
-    limit = "" if num_classes is None else f" < {num_classes}"
+    """Every index in 0..num_classes-1 (only >= 0 while the number of classes is unknown)."""
     bad = values < 0 if num_classes is None else (values < 0) | (values >= num_classes)
     if bad.any():
+        known = f"{num_classes} classes, so each index must satisfy 0 <= index < {num_classes}"
         raise ClassIndexError(f"class_index {values[bad].tolist()} out of range: the model has "
-                              f"{num_classes if num_classes is not None else 'a fixed number of'} classes, so each "
-                              f"index must satisfy 0 <= index{limit}.")
+                              f"{known if num_classes is not None else 'indices from 0'}.")
 
 
 # ----- gradient plans -------------------------------------------------------------------------------------------
@@ -176,6 +176,7 @@ class _GradientPlan:
                                         "class scores of shape (batch, classes).")
         self.num_classes = out_shape[-1]
         spec = [tf.TensorSpec((None,) + self.input_shape, tf.float32), tf.TensorSpec((None,), tf.int32)]
+        self._disconnected = False
         self._traced = tf.function(self._compute, input_signature=spec)
 
     @property
@@ -183,27 +184,30 @@ class _GradientPlan:
         return self._traced.experimental_get_tracing_count()
 
     def run(self, images: np.ndarray, class_indices: np.ndarray):
-        acts, grads, scores, used = self._traced(tf.constant(images), tf.constant(class_indices))
-        used = used.numpy().astype(np.int64)
-        if self.num_classes is None:  # only known after a forward pass for some models
-            _check_class_range(class_indices[class_indices != _TOP_CLASS], None)
-        if grads is None:
-            raise UnsupportedModelError("The class score does not depend on the chosen layer.")
+        acts, grads, scores, used, num_classes = self._traced(tf.constant(images), tf.constant(class_indices))
+        if self._disconnected:
+            raise LayerError(f"The model's output does not depend on layer '{self.path[-1].name}' (it sits on a "
+                             "branch that does not reach the output); pick a layer on the way to the prediction.")
+        # Normally checked before the call; this catches models whose class count is only known at run time.
+        _check_class_range(class_indices[class_indices != _TOP_CLASS], int(num_classes))
         return (np.asarray(acts, np.float32), np.asarray(grads, np.float32),
-                np.asarray(scores, np.float32), used)
+                np.asarray(scores, np.float32), used.numpy().astype(np.int64))
 
     def _compute(self, images, class_indices):
         with tf.GradientTape() as tape:
             activations, logits = _forward(self.model, images, self.path, tape)
             logits = tf.cast(logits, tf.float32)  # mixed-precision models compute in float16
+            num_classes = tf.shape(logits)[-1]
             top = tf.argmax(logits, axis=-1, output_type=tf.int32)
             used = tf.where(class_indices == _TOP_CLASS, top, class_indices)
-            scores = tf.gather(logits, used, axis=1, batch_dims=1)
+            safe = tf.clip_by_value(used, 0, num_classes - 1)  # out-of-range indices are reported after the call
+            scores = tf.gather(logits, safe, axis=1, batch_dims=1)
             total = tf.reduce_sum(scores)  # sum over images: one backward pass, per-image gradients
         grads = tape.gradient(total, activations)
+        self._disconnected = grads is None  # known while tracing: a fact of the graph, not of the data
         if grads is None:
             grads = tf.zeros_like(activations)
-        return tf.cast(activations, tf.float32), tf.cast(grads, tf.float32), scores, used
+        return tf.cast(activations, tf.float32), tf.cast(grads, tf.float32), scores, used, num_classes
 
 
 def _forward(model: keras.Model, x, path: tuple, tape, logits: bool = True):

@@ -260,3 +260,25 @@ def test_bad_images_are_clear_errors(bad, match):
 def test_single_image_without_batch_axis_is_accepted(images):
     model = tiny_functional()
     np.testing.assert_allclose(gc.compute_heatmaps(model, images[0]), gc.compute_heatmaps(model, images[:1]))
+
+
+def test_layer_whose_gradient_is_blocked_is_refused(images):
+    inputs = keras.Input((8, 8, 3))
+    side = keras.layers.Conv2D(2, 3, activation="relu", name="side_conv")(inputs)
+    main = keras.layers.Conv2D(2, 3, activation="relu", name="main_conv")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(main) + keras.ops.stop_gradient(
+        keras.layers.GlobalAveragePooling2D()(side))
+    model = keras.Model(inputs, keras.layers.Dense(2)(pooled))
+    assert gc.compute_heatmaps(model, images, "main_conv").shape == (4, 6, 6)
+    with pytest.raises(gc.LayerError, match="does not depend on layer 'side_conv'"):
+        gc.compute_heatmaps(model, images, "side_conv")
+
+
+def test_model_accepting_any_image_size_uses_one_plan(images):
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(3, 3, activation="relu", name="conv")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x)))
+    assert gc.compute_heatmaps(model, images).shape == (4, 6, 6)
+    bigger = np.random.default_rng(1).normal(size=(2, 12, 10, 3)).astype(np.float32)
+    assert gc.compute_heatmaps(model, bigger).shape == (2, 10, 8)
+    assert engine._get_plan(model, "conv").trace_count == 1  # the signature leaves height and width open
