@@ -14,7 +14,8 @@ from .errors import (
 from .imagenet import Prediction, decode
 from .images import load_image
 from .layers import default_layer_name, list_conv_layers
-from .overlay import COLORMAPS, colorize, overlay_heatmap, upsample_heatmap
+from .overlay import COLORMAPS, colorize, overlay_heatmap
+from .resize import upsample_heatmap
 from .zoo import ModelBundle, available_models, load_model
 
 __all__ = [

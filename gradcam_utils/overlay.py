@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import matplotlib
 import numpy as np
-from PIL import Image
 
 from .errors import GradCAMError, ImageInputError
 from .images import load_image
+from .resize import upsample_heatmap
 
 COLORMAPS = {
     "viridis": "perceptually uniform, colour-blind safe, prints well in greyscale",
@@ -40,16 +40,6 @@ def check_heatmap(heatmap) -> np.ndarray:
         raise ImageInputError(f"The heatmap must lie in [0, 1]; got [{array.min():.3g}, {array.max():.3g}]. Use "
                               "normalize=True in compute_heatmaps, or divide by the map's maximum.")
     return np.clip(array, 0.0, 1.0)
-
-
-def upsample_heatmap(heatmap, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of a 2-D map to (height, width); bilinear stays within the input's range, bicubic does not."""
-    array = np.asarray(heatmap, dtype=np.float32)
-    if array.ndim != 2:
-        raise ImageInputError(f"upsample_heatmap expects a 2-D map; got shape {array.shape}.")
-    height, width = (int(v) for v in size)
-    resized = Image.fromarray(np.ascontiguousarray(array)).resize((width, height), Image.Resampling.BILINEAR)
-    return np.asarray(resized, dtype=np.float32)
 
 
 def colorize(heatmap, colormap: str = "jet") -> np.ndarray:

@@ -1,0 +1,64 @@
+"""Bilinear upsampling of heatmaps, shared by the overlays (what learners see) and the metrics (what is scored),
+so both use the same picture.
+
+Bilinear with half-pixel centres only ever averages neighbouring cells, so the result stays within the map's
+range; bicubic would overshoot and invent values the map never had.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .errors import GradCAMError
+
+
+def _interpolation_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights of 1-D linear interpolation with half-pixel centres.
+
+    Pixel i covers [i, i+1) and its value sits at i + 0.5, as in tf.image.resize and PIL; outside
+    the outermost centres the edge value is held (no fading to zero at the border).
+    """
+    src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0, n_in - 1)
+    lo = np.floor(src).astype(np.intp)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = src - lo
+    weights = np.zeros((n_out, n_in))
+    rows = np.arange(n_out)
+    np.add.at(weights, (rows, lo), 1.0 - frac)
+    np.add.at(weights, (rows, hi), frac)
+    return weights
+
+
+def upsample_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a checked (B, h, w) float batch to (B, H, W); no input checks (callers do them)."""
+    if maps.shape[1:] == size:
+        return maps
+    rows = _interpolation_matrix(maps.shape[1], size[0])
+    cols = _interpolation_matrix(maps.shape[2], size[1])
+    return rows @ maps @ cols.T  # separable bilinear, all maps of the batch at once
+
+
+def upsample_heatmap(heatmap, size: tuple[int, int]) -> np.ndarray:
+    """Bilinearly upsample one map ``(h, w)`` or a batch ``(B, h, w)`` to ``size = (H, W)``.
+
+    Half-pixel centres with the edge value held, the convention of ``tf.image.resize`` and
+    PIL, so the result lies within the input's range. Returns float64; the input is not
+    modified. Sizes smaller than the map are refused (that would be downsampling).
+    """
+    maps = np.asarray(heatmap, dtype=np.float64)
+    if maps.ndim not in (2, 3) or maps.size == 0:
+        raise GradCAMError(f"A heatmap must be one map (h, w) or a batch (B, h, w); got shape {np.shape(heatmap)}.")
+    try:
+        height, width = size
+        ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in size)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise GradCAMError(f"size must be a pair of positive integers (height, width); got {size!r}.")
+    if height < maps.shape[-2] or width < maps.shape[-1]:
+        raise GradCAMError(f"The {maps.shape[-2]}x{maps.shape[-1]} map is larger than the requested size {size}; "
+                           "heatmaps are only upsampled (resize the image or mask to the map instead).")
+    out = upsample_maps(maps if maps.ndim == 3 else maps[None], (height, width))
+    return out if maps.ndim == 3 else out[0]
