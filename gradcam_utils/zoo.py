@@ -7,6 +7,7 @@ images for it, how to decode its outputs into named classes, its input size and 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -111,3 +112,32 @@ def _load_xception(weights_path=None, fallback: bool = False, **resolve_options)
         last_conv_layer=xception.LAST_CONV_LAYER,
         class_names=imagenet.class_names_cached(),
     )
+
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"
+
+
+def _load_teaching_model(name: str, path) -> ModelBundle:
+    from .synthetic import DEFAULT_CLASSES
+    from .teaching_models import LAST_CONV_LAYER
+
+    file = Path(path) if path is not None else MODELS_DIR / f"{name}.keras"
+    if not file.is_file():
+        raise WeightsUnavailableError(f"The teaching model file {file} is missing. It ships in the course's data/models "
+                                      "folder; regenerate it with `python scripts/train_teaching_models.py`, or pass "
+                                      "path=... to a copy.")
+    model = keras.saving.load_model(file, safe_mode=True, compile=False)  # safe mode: no code runs from the file
+    height, width = model.inputs[0].shape[1:3]
+    return ModelBundle(name=name, model=model, preprocess_fn=lambda images: images.astype(np.float32),
+                       input_size=(height, width), last_conv_layer=LAST_CONV_LAYER,
+                       class_names=tuple(DEFAULT_CLASSES))
+
+
+@register_model("shapes_gap", "The course's shapes classifier (64x64, 5 classes, GAP head): trained on clean data")
+def _load_shapes_gap(path=None) -> ModelBundle:
+    return _load_teaching_model("shapes_gap", path)
+
+
+@register_model("shapes_biased", "The same network trained with a class-coloured marker: right for the wrong reason")
+def _load_shapes_biased(path=None) -> ModelBundle:
+    return _load_teaching_model("shapes_biased", path)
