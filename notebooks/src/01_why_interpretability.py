@@ -13,7 +13,6 @@
 
 # %%
 import gradcam_utils as gc  # first: it also quiets TensorFlow's start-up messages
-import numpy as np
 import matplotlib.pyplot as plt
 from gradcam_utils.synthetic import make_shapes
 
