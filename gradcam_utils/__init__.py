@@ -8,8 +8,8 @@ _import_tensorflow_quietly()
 from .classic import get_img_array, make_gradcam_heatmap, save_and_display_gradcam
 from .engine import GradCAMResult, available_methods, clear_cache, compute_heatmaps, explain
 from .errors import (
-    ClassIndexError, EmptyHeatmapWarning, GradCAMError, ImageInputError, ImageLoadError, LayerError,
-    PretrainedWeightsError, UnsupportedModelError, WeightsCacheWarning, WeightsUnavailableError,
+    ClassIndexError, EmptyHeatmapWarning, GradCAMError, ImageInputError, ImageLoadError, ImageNotFoundError,
+    LayerError, PretrainedWeightsError, UnsupportedModelError, WeightsCacheWarning, WeightsUnavailableError,
 )
 from .imagenet import Prediction, decode
 from .images import load_image
@@ -29,6 +29,6 @@ __all__ = [
     # models
     "ModelBundle", "Prediction", "available_models", "decode", "load_model",
     # errors and warnings
-    "ClassIndexError", "EmptyHeatmapWarning", "GradCAMError", "ImageInputError", "ImageLoadError", "LayerError",
-    "PretrainedWeightsError", "UnsupportedModelError", "WeightsCacheWarning", "WeightsUnavailableError",
+    "ClassIndexError", "EmptyHeatmapWarning", "GradCAMError", "ImageInputError", "ImageLoadError", "ImageNotFoundError",
+    "LayerError", "PretrainedWeightsError", "UnsupportedModelError", "WeightsCacheWarning", "WeightsUnavailableError",
 ]

@@ -25,6 +25,10 @@ class ImageLoadError(GradCAMError):
     """A file or buffer could not be decoded as an image, or is too large to decode safely."""
 
 
+class ImageNotFoundError(ImageLoadError, FileNotFoundError):
+    """No file at the given path (also a FileNotFoundError, as Python users expect)."""
+
+
 class UnsupportedModelError(GradCAMError):
     """The model's structure does not allow Grad-CAM (e.g. a subclassed model with no layer graph)."""
 

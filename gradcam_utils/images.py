@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageInputError, ImageLoadError
+from .errors import ImageInputError, ImageLoadError, ImageNotFoundError
 
 # Decoding a crafted file can claim gigapixels and exhaust memory; 40 MP covers any real photograph.
 MAX_IMAGE_PIXELS = 40_000_000
@@ -68,8 +68,8 @@ def _to_pil(source, max_pixels: int) -> Image.Image:
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
-            raise FileNotFoundError(f"No image file at '{path}'. Check the path (relative paths start from "
-                                    f"the notebook's folder).")
+            raise ImageNotFoundError(f"No image file at '{path}'. Check the path (relative paths start from "
+                                     f"the notebook's folder).")
         return _open(path, str(path), max_pixels)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _open(io.BytesIO(bytes(source)), "the given bytes", max_pixels)
@@ -87,6 +87,9 @@ def _open(fp, what: str, max_pixels: int) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageLoadError(f"{what} is not an image Pillow can read (expected PNG, JPEG, BMP, GIF, TIFF or "
                              "WebP). Check that the file is a picture and not, e.g., an HTML error page.") from None
+    except PermissionError:
+        raise ImageLoadError(f"{what} cannot be read: permission denied. Copy the file somewhere you can read "
+                             "it, or fix its permissions.") from None
     except Image.DecompressionBombError as err:
         raise ImageLoadError(f"{what} is too large to decode safely ({err}).") from None
     except OSError as err:  # truncated or corrupt data

@@ -118,6 +118,8 @@ def test_non_image_and_truncated_files(tmp_path):
 def test_missing_file_says_where_it_looked(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.png"):
         gc.load_image(tmp_path / "nope.png")
+    with pytest.raises(ValueError, match="No image file"):  # also a ValueError, like every bad input here
+        gc.load_image(tmp_path)  # a folder is not an image file either
 
 
 def test_decompression_bomb_is_refused_before_decoding(tmp_path):
