@@ -17,6 +17,8 @@ import numpy as np
 from . import efficientnet_lite, imagenet, xception
 from .errors import GradCAMError, ImageInputError, WeightsUnavailableError
 from .images import load_image
+from .synthetic import DEFAULT_CLASSES
+from .teaching_models import LAST_CONV_LAYER
 
 
 @dataclass(frozen=True)
@@ -118,14 +120,11 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"
 
 
 def _load_teaching_model(name: str, path) -> ModelBundle:
-    from .synthetic import DEFAULT_CLASSES
-    from .teaching_models import LAST_CONV_LAYER
-
     file = Path(path) if path is not None else MODELS_DIR / f"{name}.keras"
     if not file.is_file():
-        raise WeightsUnavailableError(f"The teaching model file {file} is missing. It ships in the course's data/models "
-                                      "folder; regenerate it with `python scripts/train_teaching_models.py`, or pass "
-                                      "path=... to a copy.")
+        raise WeightsUnavailableError(f"The teaching model file {file} is missing. It ships in the course's "
+                                      "data/models folder; regenerate it with `python scripts/train_teaching_models.py`"
+                                      ", or pass path=... to a copy.")
     model = keras.saving.load_model(file, safe_mode=True, compile=False)  # safe mode: no code runs from the file
     height, width = model.inputs[0].shape[1:3]
     return ModelBundle(name=name, model=model, preprocess_fn=lambda images: images.astype(np.float32),

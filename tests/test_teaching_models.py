@@ -54,6 +54,11 @@ def test_files_are_small_and_load_in_safe_mode(clean):
     assert [layer.name for layer in clean.model.layers[-2:]] == ["gap", "logits"]
 
 
+def test_missing_model_file_says_how_to_get_it(tmp_path):
+    with pytest.raises(gc.WeightsUnavailableError, match="train_teaching_models.py"):
+        gc.load_model("shapes_gap", path=tmp_path / "gone.keras")
+
+
 def test_gradcam_equals_cam_on_the_shipped_model(clean):
     """GAP -> Dense head: Grad-CAM at the last conv activation = CAM / Z (closed form, Grad-CAM paper 3.1)."""
     batch = make_shapes(8, seed=101)
