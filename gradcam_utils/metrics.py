@@ -25,7 +25,9 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import GradCAMError
-from .resize import upsample_heatmap, upsample_maps
+from .resize import check_size
+from .resize import upsample_heatmap
+from .resize import upsample_maps
 
 __all__ = [
     "upsample_heatmap",
@@ -80,26 +82,6 @@ def _as_masks(mask, batched: bool, batch: int, name: str = "mask") -> np.ndarray
     return masks
 
 
-def _check_size(size, name: str = "size") -> tuple[int, int]:
-    try:
-        height, width = size
-        ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in (height, width))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise GradCAMError(f"{name} must be a pair of positive integers (height, width), got {size!r}")
-    return int(height), int(width)
-
-
-def _fit(maps: np.ndarray, size: tuple[int, int], target: str) -> np.ndarray:
-    if maps.shape[1] > size[0] or maps.shape[2] > size[1]:
-        raise GradCAMError(
-            f"heatmap ({maps.shape[1]}x{maps.shape[2]}) is larger than the {target} ({size[0]}x{size[1]}); "
-            "heatmaps are only upsampled: resize the mask or box to the heatmap instead"
-        )
-    return upsample_maps(maps, size)
-
-
 def _check_non_negative(maps: np.ndarray, what: str) -> None:
     if maps.min() < 0:
         raise GradCAMError(
@@ -110,7 +92,7 @@ def _check_non_negative(maps: np.ndarray, what: str) -> None:
 
 def box_to_mask(box, size: tuple[int, int]) -> np.ndarray:
     """Boolean mask ``(H, W)`` (or ``(B, H, W)`` for boxes ``(B, 4)``) that is True inside the box(es)."""
-    height, width = _check_size(size)
+    height, width = check_size(size)
     boxes, batched = _as_boxes(box)
     if (boxes != np.round(boxes)).any():
         raise GradCAMError(f"box(es) must have integer pixel coordinates to become a mask, got {boxes.tolist()}")
@@ -149,7 +131,7 @@ def pointing_game(heatmap, mask, tolerance: float = 0):
         raise GradCAMError(f"tolerance is a distance in pixels and must be a finite number >= 0, got {tolerance!r}")
     maps, batched = _as_maps(heatmap)
     masks = _as_masks(mask, batched, len(maps))
-    maps = _fit(maps, masks.shape[1:], "mask")
+    maps = upsample_maps(maps, masks.shape[1:], "mask")
     empty = ~masks.any(axis=(1, 2))
     if empty.any():
         raise GradCAMError(
@@ -195,15 +177,15 @@ def energy_pointing_game(heatmap, mask_or_box, *, image_size: tuple[int, int] | 
     _check_non_negative(maps, "the energy pointing game")
     target = np.asarray(mask_or_box)
     if target.ndim == (2 if batched else 1):  # one rank less than the heatmap: boxes
-        size = maps.shape[1:] if image_size is None else _check_size(image_size, "image_size")
+        size = maps.shape[1:] if image_size is None else check_size(image_size, "image_size")
         masks = _as_masks(box_to_mask(target, size), batched, len(maps), "box")
     else:
         masks = _as_masks(target, batched, len(maps))
-        if image_size is not None and _check_size(image_size, "image_size") != masks.shape[1:]:
+        if image_size is not None and check_size(image_size, "image_size") != masks.shape[1:]:
             raise GradCAMError(
                 f"image_size {image_size} disagrees with the mask's shape {masks.shape[1:]}; drop image_size"
             )
-    maps = _fit(maps, masks.shape[1:], "mask")
+    maps = upsample_maps(maps, masks.shape[1:], "mask")
     total = maps.sum(axis=(1, 2))
     inside = (maps * masks).sum(axis=(1, 2))
     # clip: float rounding must not push a fully-inside map above 1
@@ -245,7 +227,7 @@ def weakly_supervised_box(
     maps, batched = _as_maps(heatmap)
     _check_non_negative(maps, "weakly_supervised_box")
     if image_size is not None:
-        maps = _fit(maps, _check_size(image_size, "image_size"), "image_size")
+        maps = upsample_maps(maps, check_size(image_size, "image_size"), "image_size")
     boxes = np.full((len(maps), 4), -1, dtype=np.int64)
     for i, m in enumerate(maps):
         peak = m.max()

@@ -31,9 +31,26 @@ def _interpolation_matrix(n_in: int, n_out: int) -> np.ndarray:
     return weights
 
 
-def upsample_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize a checked (B, h, w) float batch to (B, H, W); no input checks (callers do them)."""
-    if maps.shape[1:] == size:
+def check_size(size, name: str = "size") -> tuple[int, int]:
+    """``size`` as (height, width) positive ints, or a clear error."""
+    try:
+        height, width = size
+        ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in (height, width))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise GradCAMError(f"{name} must be a pair of positive integers (height, width), got {size!r}")
+    return int(height), int(width)
+
+
+def upsample_maps(maps: np.ndarray, size: tuple[int, int], target: str = "requested size") -> np.ndarray:
+    """Resize a (B, h, w) float batch to (B, H, W); a size smaller than the maps is refused (``target`` names it)."""
+    if maps.shape[1] > size[0] or maps.shape[2] > size[1]:
+        raise GradCAMError(
+            f"heatmap ({maps.shape[1]}x{maps.shape[2]}) is larger than the {target} ({size[0]}x{size[1]}); "
+            "heatmaps are only upsampled: resize the image, mask or box to the heatmap instead"
+        )
+    if maps.shape[1:] == tuple(size):
         return maps
     rows = _interpolation_matrix(maps.shape[1], size[0])
     cols = _interpolation_matrix(maps.shape[2], size[1])
@@ -50,15 +67,5 @@ def upsample_heatmap(heatmap, size: tuple[int, int]) -> np.ndarray:
     maps = np.asarray(heatmap, dtype=np.float64)
     if maps.ndim not in (2, 3) or maps.size == 0:
         raise GradCAMError(f"A heatmap must be one map (h, w) or a batch (B, h, w); got shape {np.shape(heatmap)}.")
-    try:
-        height, width = size
-        ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in size)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise GradCAMError(f"size must be a pair of positive integers (height, width); got {size!r}.")
-    if height < maps.shape[-2] or width < maps.shape[-1]:
-        raise GradCAMError(f"The {maps.shape[-2]}x{maps.shape[-1]} map is larger than the requested size {size}; "
-                           "heatmaps are only upsampled (resize the image or mask to the map instead).")
-    out = upsample_maps(maps if maps.ndim == 3 else maps[None], (height, width))
+    out = upsample_maps(maps if maps.ndim == 3 else maps[None], check_size(size))
     return out if maps.ndim == 3 else out[0]
