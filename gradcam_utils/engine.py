@@ -57,14 +57,13 @@ def explain(model: keras.Model, images, layer_name: str | None = None, class_ind
     """
     if method not in METHODS:
         raise GradCAMError(f"Unknown method {method!r}; available: {', '.join(sorted(METHODS))}.")
-    name = layer_lookup.default_layer_name(model) if layer_name is None else layer_name
-    plan = _get_plan(model, name)
+    plan = _get_plan(model, layer_name)
     batch = to_batch(images, plan.input_shape)
     wanted = _class_indices(class_index, len(batch), plan.num_classes)
     activations, gradients, scores, used = plan.run(batch, wanted)
     raw = METHODS[method](CamInputs(activations, gradients, used, scores))
     heatmaps, empty = _finish(raw, normalize)
-    return GradCAMResult(heatmaps, used, scores, empty, name, method)
+    return GradCAMResult(heatmaps, used, scores, empty, plan.layer_name, method)
 
 
 def compute_heatmaps(model: keras.Model, images, layer_name: str | None = None, class_index=None,
@@ -125,18 +124,30 @@ _PLAN_CACHE: collections.OrderedDict = collections.OrderedDict()
 _PLAN_CACHE_SIZE = 16
 
 
-def _get_plan(model: keras.Model, layer_name: str) -> _GradientPlan:
-    path = layer_lookup.find_layer_path(model, layer_name)
-    key = (id(model), tuple(id(layer) for layer in path))
-    cached = _PLAN_CACHE.get(key)
-    if cached is not None and cached[0]() is model:  # ids can be reused after a model is freed
-        _PLAN_CACHE.move_to_end(key)
-        return cached[1]
-    plan = _GradientPlan(model, path)
-    _PLAN_CACHE[key] = (weakref.ref(model), plan)
-    while len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
-        _PLAN_CACHE.popitem(last=False)
+def _get_plan(model: keras.Model, layer_name: str | None) -> _GradientPlan:
+    """The cached plan for (model, layer); layers are looked up only when the plan is not cached yet.
+
+    A plan is filed under the name asked for and under the resolved name, so ``None`` and the default layer's name
+    share one plan.
+    """
+    plan = _cached_plan(model, layer_name)
+    if plan is None:
+        name = layer_lookup.default_layer_name(model) if layer_name is None else layer_name
+        plan = _cached_plan(model, name) or _GradientPlan(model, layer_lookup.find_layer_path(model, name), name)
+        for key_name in {layer_name, name}:
+            _PLAN_CACHE[(id(model), key_name)] = (weakref.ref(model), plan)
+        while len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
+            _PLAN_CACHE.popitem(last=False)
     return plan
+
+
+def _cached_plan(model: keras.Model, layer_name: str | None) -> _GradientPlan | None:
+    key = (id(model), layer_name)
+    cached = _PLAN_CACHE.get(key)
+    if cached is None or cached[0]() is not model:  # ids can be reused after a model is freed
+        return None
+    _PLAN_CACHE.move_to_end(key)
+    return cached[1]
 
 
 def clear_cache() -> None:
@@ -165,9 +176,10 @@ def _graph_of(model: keras.Model):
 class _GradientPlan:
     """Activations, pre-softmax scores and per-image gradients for one (model, layer), as a traced function."""
 
-    def __init__(self, model: keras.Model, path: tuple):
+    def __init__(self, model: keras.Model, path: tuple, layer_name: str):
         self.model = model
         self.path = path
+        self.layer_name = layer_name
         graph = _graph_of(model)
         self.input_shape = tuple(graph.inputs[0].shape[1:])
         out_shape = graph.outputs[0].shape
