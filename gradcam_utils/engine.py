@@ -44,7 +44,7 @@ class GradCAMResult:
 
 
 def explain(model: keras.Model, images, layer_name: str | None = None, class_index=None,
-            method: str = "gradcam", normalize: bool = True) -> GradCAMResult:
+            method: str = "gradcam", normalize: bool = True, batch_size: int = 32) -> GradCAMResult:
     """Compute class activation maps for a batch and report which class each one explains.
 
     Args:
@@ -54,32 +54,81 @@ def explain(model: keras.Model, images, layer_name: str | None = None, class_ind
         class_index: None (each image's top class), an int (the same class for all) or a sequence (one per image).
         method: a name from ``available_methods()``.
         normalize: divide each map by its maximum so it lies in [0, 1].
+        batch_size: images per extra forward pass, for methods that need them (Score-CAM).
     """
-    if method not in METHODS:
-        raise GradCAMError(f"Unknown method {method!r}; available: {', '.join(sorted(METHODS))}.")
+    _check_method(method)
+    inputs = gradient_inputs(model, images, layer_name, class_index, batch_size=batch_size)
+    heatmaps, empty = heatmaps_from(inputs, method, normalize, _stacklevel=4)  # warn at the line that called explain
+    return GradCAMResult(heatmaps, inputs.class_indices, inputs.scores, empty, inputs.layer_name, method)
+
+
+def gradient_inputs(model: keras.Model, images, layer_name: str | None = None, class_index=None,
+                    batch_size: int = 32) -> CamInputs:
+    """One forward and one backward pass: the layer's activations, the class scores' gradients, and the rest.
+
+    This is what every method starts from. Keep it to try several methods, or to look at the numbers yourself
+    (notebook 02 does); ``heatmaps_from(inputs, method)`` turns it into maps without running the model again
+    (except Score-CAM, whose weights come from extra forward passes, ``batch_size`` images at a time).
+    """
     plan = _get_plan(model, layer_name)
     batch = to_batch(images, plan.input_shape)
     wanted = _class_indices(class_index, len(batch), plan.num_classes)
     activations, gradients, scores, used = plan.run(batch, wanted)
-    raw = METHODS[method](CamInputs(activations, gradients, used, scores))
-    heatmaps, empty = _finish(raw, normalize)
-    return GradCAMResult(heatmaps, used, scores, empty, plan.layer_name, method)
+
+    def probabilities_of(inputs: np.ndarray) -> np.ndarray:
+        return class_probabilities(model, inputs, batch_size=batch_size)
+
+    return CamInputs(activations, gradients, used, scores, batch, probabilities_of, plan.layer_name)
+
+
+def heatmaps_from(inputs: CamInputs, method: str = "gradcam", normalize: bool = True,
+                  _stacklevel: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(heatmaps (B, h, w) float32, empty (B,) bool) for ``method`` from the output of ``gradient_inputs``."""
+    _check_method(method)
+    return _finish(METHODS[method](inputs), normalize, stacklevel=_stacklevel)
 
 
 def compute_heatmaps(model: keras.Model, images, layer_name: str | None = None, class_index=None,
-                     method: str = "gradcam", normalize: bool = True) -> np.ndarray:
+                     method: str = "gradcam", normalize: bool = True, batch_size: int = 32) -> np.ndarray:
     """Class activation maps (B, h, w), float32, one per image; see ``explain`` for the arguments.
 
     Use ``explain`` instead when you also need the class each map explains and its score.
     """
-    return explain(model, images, layer_name, class_index, method, normalize).heatmaps
+    return explain(model, images, layer_name, class_index, method, normalize, batch_size).heatmaps
 
 
 def available_methods() -> list[str]:
     return sorted(METHODS)
 
 
-def _finish(raw: np.ndarray, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise GradCAMError(f"Unknown method {method!r}; available: {', '.join(sorted(METHODS))}.")
+
+
+def class_logits(model: keras.Model, images, batch_size: int = 64) -> np.ndarray:
+    """The model's pre-softmax class scores (N, classes), float32, ``batch_size`` images per traced call.
+
+    Like ``model.predict`` but always logits: a final softmax/sigmoid is left out the same way the gradient
+    plans leave it out, without changing the model.
+    """
+    plan = _get_logits_plan(model)
+    batch = to_batch(images, plan.input_shape)
+    if batch_size < 1:
+        raise GradCAMError(f"batch_size must be a positive int; got {batch_size!r}.")
+    chunks = [plan.run(batch[i:i + batch_size]) for i in range(0, len(batch), batch_size)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, plan.num_classes or 0), np.float32)
+
+
+def class_probabilities(model: keras.Model, images, batch_size: int = 64) -> np.ndarray:
+    """Softmax of ``class_logits``: (N, classes) probabilities, rows summing to 1."""
+    logits = class_logits(model, images, batch_size).astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(logits)
+    return (probabilities / probabilities.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _finish(raw: np.ndarray, normalize: bool, stacklevel: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """ReLU, then (optionally) divide by the max; a map with nothing positive stays zeros, never NaN."""
     maps = np.maximum(raw, 0).astype(np.float32)
     peaks = maps.max(axis=(1, 2))
@@ -90,7 +139,7 @@ def _finish(raw: np.ndarray, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
         warnings.warn(
             f"{int(empty.sum())} of {len(empty)} heatmap(s) had no positive evidence for their class (all values "
             "<= 0) and were returned as zeros. Try another layer or class, or check the prediction.",
-            EmptyHeatmapWarning, stacklevel=3)
+            EmptyHeatmapWarning, stacklevel=stacklevel)
     return maps, empty
 
 
@@ -122,6 +171,7 @@ def _check_class_range(values: np.ndarray, num_classes: int | None) -> None:
 
 _PLAN_CACHE: collections.OrderedDict = collections.OrderedDict()
 _PLAN_CACHE_SIZE = 16
+_LOGITS = object()  # cache key of a model's logits-only plan (never equal to a layer name)
 
 
 def _get_plan(model: keras.Model, layer_name: str | None) -> _GradientPlan:
@@ -150,6 +200,16 @@ def _cached_plan(model: keras.Model, layer_name: str | None) -> _GradientPlan | 
     return cached[1]
 
 
+def _get_logits_plan(model: keras.Model) -> _LogitsPlan:
+    plan = _cached_plan(model, _LOGITS)
+    if plan is None:
+        plan = _LogitsPlan(model)
+        _PLAN_CACHE[(id(model), _LOGITS)] = (weakref.ref(model), plan)
+        while len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
+            _PLAN_CACHE.popitem(last=False)
+    return plan
+
+
 def clear_cache() -> None:
     """Forget every cached gradient plan (they hold a reference to their model)."""
     _PLAN_CACHE.clear()
@@ -173,6 +233,36 @@ def _graph_of(model: keras.Model):
     return graph
 
 
+def _model_shapes(model: keras.Model) -> tuple[tuple, int | None]:
+    """(input shape without the batch axis, number of classes or None when only known at run time)."""
+    graph = _graph_of(model)
+    out_shape = graph.outputs[0].shape
+    if len(out_shape) != 2:
+        raise UnsupportedModelError(f"Model '{model.name}' outputs shape {tuple(out_shape)}; Grad-CAM needs "
+                                    "class scores of shape (batch, classes).")
+    return tuple(graph.inputs[0].shape[1:]), out_shape[-1]
+
+
+class _LogitsPlan:
+    """The model's forward pass to pre-softmax scores, as a traced function (no gradients)."""
+
+    def __init__(self, model: keras.Model):
+        self.model = model
+        self.input_shape, self.num_classes = _model_shapes(model)
+        spec = [tf.TensorSpec((None,) + self.input_shape, tf.float32)]
+        self._traced = tf.function(self._compute, input_signature=spec)
+
+    @property
+    def trace_count(self) -> int:
+        return self._traced.experimental_get_tracing_count()
+
+    def run(self, images: np.ndarray) -> np.ndarray:
+        return self._traced(tf.constant(images)).numpy()
+
+    def _compute(self, images):
+        return tf.cast(_forward(self.model, images, (), None)[1], tf.float32)
+
+
 class _GradientPlan:
     """Activations, pre-softmax scores and per-image gradients for one (model, layer), as a traced function."""
 
@@ -180,13 +270,7 @@ class _GradientPlan:
         self.model = model
         self.path = path
         self.layer_name = layer_name
-        graph = _graph_of(model)
-        self.input_shape = tuple(graph.inputs[0].shape[1:])
-        out_shape = graph.outputs[0].shape
-        if len(out_shape) != 2:
-            raise UnsupportedModelError(f"Model '{model.name}' outputs shape {tuple(out_shape)}; Grad-CAM needs "
-                                        "class scores of shape (batch, classes).")
-        self.num_classes = out_shape[-1]
+        self.input_shape, self.num_classes = _model_shapes(model)
         spec = [tf.TensorSpec((None,) + self.input_shape, tf.float32), tf.TensorSpec((None,), tf.int32)]
         self._disconnected = False
         self._traced = tf.function(self._compute, input_signature=spec)
