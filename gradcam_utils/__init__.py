@@ -6,7 +6,10 @@ _import_tensorflow_quietly()
 
 # ruff: noqa: E402  (imports follow the quiet TensorFlow import on purpose)
 from .classic import get_img_array, make_gradcam_heatmap, save_and_display_gradcam
-from .engine import GradCAMResult, available_methods, clear_cache, compute_heatmaps, explain
+from .engine import (
+    GradCAMResult, available_methods, class_logits, class_probabilities, clear_cache, compute_heatmaps, explain,
+    gradient_inputs, heatmaps_from,
+)
 from .errors import (
     ClassIndexError, EmptyHeatmapWarning, GradCAMError, ImageInputError, ImageLoadError, ImageNotFoundError,
     LayerError, PretrainedWeightsError, UnsupportedModelError, WeightsCacheWarning, WeightsUnavailableError,
@@ -20,7 +23,8 @@ from .zoo import ModelBundle, available_models, load_model
 
 __all__ = [
     # the engine
-    "GradCAMResult", "available_methods", "clear_cache", "compute_heatmaps", "explain",
+    "GradCAMResult", "available_methods", "class_logits", "class_probabilities", "clear_cache", "compute_heatmaps",
+    "explain", "gradient_inputs", "heatmaps_from",
     "default_layer_name", "list_conv_layers",
     # images and overlays
     "COLORMAPS", "colorize", "load_image", "overlay_heatmap", "upsample_heatmap",

@@ -86,8 +86,8 @@ def gradcam_plus_plus(inputs: CamInputs) -> np.ndarray:
 def hirescam(inputs: CamInputs) -> np.ndarray:
     """HiResCAM (Draelos & Carin 2020): sum_k g^k * A^k elementwise, no spatial averaging of the gradients.
 
-    Faithful to what the score actually used at each position; equals Grad-CAM times Z when g is spatially
-    constant (a GAP + Dense head), since then mean(g) = g everywhere.
+    Faithful to what the score actually used at each position; equals Grad-CAM when g is spatially constant
+    (a GAP + Dense head), since then mean(g) = g everywhere.
     """
     return (inputs.gradients * inputs.activations).sum(axis=-1)
 
