@@ -14,6 +14,8 @@ Grad-CAM example; this code runs as written. Where the original misbehaves, thes
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -48,7 +50,9 @@ def save_and_display_gradcam(img_path, heatmap, cam_path="save_cam_image.jpg", a
     with PIL's default resampler), and the blend is ``(1 - alpha) * image + alpha * colour`` clipped to 0..255,
     instead of adding the colours and rescaling the whole picture by its maximum. Returns ``cam_path``.
     """
-    Image.fromarray(overlay_heatmap(img_path, heatmap, alpha=alpha)).save(cam_path)
+    overlay = overlay_heatmap(img_path, heatmap, alpha=alpha)
+    Path(cam_path).parent.mkdir(parents=True, exist_ok=True)  # the article's flat name still works
+    Image.fromarray(overlay).save(cam_path)
     try:
         from IPython import get_ipython
         from IPython.display import Image as IPythonImage, display

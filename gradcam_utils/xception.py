@@ -54,6 +54,15 @@ def resolve_weights(weights_path=None, *, origin: str = WEIGHTS_URL, file_hash: 
     return Path(fetched)
 
 
+def weights_available(cache_dir=None) -> bool:
+    """True when the weights can be found on this machine without a download (argument-free lookup)."""
+    try:
+        resolve_weights(cache_dir=cache_dir, download=False)
+    except (WeightsUnavailableError, FileNotFoundError):
+        return False
+    return True
+
+
 def _existing(path: Path, where: str) -> Path:
     if not path.is_file():
         raise WeightsUnavailableError(f"{where} names '{path}', but there is no file there. It should be "

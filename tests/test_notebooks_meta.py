@@ -41,6 +41,17 @@ def test_outputs_are_committed_clean_and_deterministic(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_clean_one_fresh_run_and_a_standard_kernel(path):
+    """Execution counts 1, 2, 3, ... (one top-to-bottom run, nothing stale) and the normalised kernelspec that
+    scripts/build_notebooks.py writes, so the notebook opens with any Python 3 kernel."""
+    notebook = json.loads(path.read_text())
+    counts = [c["execution_count"] for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert counts == list(range(1, len(counts) + 1))
+    assert notebook["metadata"]["kernelspec"] == {"name": "python3", "display_name": "Python 3", "language": "python"}
+    assert "widgets" not in notebook["metadata"], "widget state holds random ids; the build script drops it"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_matches_its_text_source(path):
     source = ROOT / "notebooks" / "src" / f"{path.stem}.py"
     expected = [(c.cell_type, c.source) for c in build_notebooks.parse(source.read_text())]

@@ -69,4 +69,25 @@ for cue in ("none", "contradicting"):
 # - Grad-CAM shows which regions raised a class's score, for any model with conv layers, without retraining.
 # - A model relying on a shortcut can look perfect until the shortcut disappears.
 #
+# ## Exercises
+# Each exercise has a check that tells you whether your answer is right. Try first; worked solutions are in
+# `solutions/01_why_interpretability.md`.
+#
+# **1.** Which of these statements about Grad-CAM are true? Replace `None` by `True` or `False`.
+
+# %%
+from gradcam_utils.exercises import GRADCAM_FACTS, check_gradcam_facts, check_misleading_marker_accuracy
+
+answers = {statement: None for statement in GRADCAM_FACTS}   # e.g. answers["needs the model to be retrained"] = False
+check_gradcam_facts(answers if None not in answers.values() else None)
+
+# %% [markdown]
+# **2.** Make 200 pictures whose marker has the colour of *another* class (`make_shapes(200, seed=11,
+# cue="contradicting", cue_kind="color")`) and compute the biased model's accuracy on them, as a fraction.
+
+# %%
+misleading_accuracy = None   # your code here
+check_misleading_marker_accuracy(misleading_accuracy)
+
+# %% [markdown]
 # Next: the gradient math that makes those maps.

@@ -1,0 +1,214 @@
+"""Checks for the notebooks' exercises: each tells a learner whether an answer is right, and if not, a hint.
+
+Every check computes its expected answer itself, from the library or from first principles, so it cannot go stale
+when a model or an image changes. A check returns ``Feedback``, which is truthy when the answer is right and shows
+as one line in a notebook. ``None`` (the placeholder in the notebooks) gets "no answer yet". Worked solutions are
+in ``notebooks/solutions/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .course import DATA_DIR
+
+
+@dataclass(frozen=True)
+class Feedback:
+    correct: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def __repr__(self) -> str:
+        return ("✓ " if self.correct else "✗ ") + self.message
+
+
+def _no_answer(answer) -> Feedback | None:
+    if answer is None:
+        return Feedback(False, "No answer yet: replace None with your answer and run the cell again.")
+    return None
+
+
+def _close(answer, expected: float, tolerance: float, what: str, hint: str) -> Feedback:
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return Feedback(False, f"Expected a number for {what}; got {answer!r}.")
+    if abs(value - expected) <= tolerance:
+        return Feedback(True, f"Right: {what} is {expected:.3g}.")
+    return Feedback(False, f"Not yet: {value:.3g} is not {what}. Hint: {hint}")
+
+
+# ----- 01 · why interpretability ---------------------------------------------------------------------------------
+
+GRADCAM_FACTS = {
+    "needs the model to be retrained": False,
+    "gives a different map for each class": True,
+    "has the resolution of the input image": False,
+    "proves that the prediction is right": False,
+    "works on any model with a convolution layer": True,
+}
+
+
+def check_gradcam_facts(answers: dict | None) -> Feedback:
+    """01, exercise 1: mark each statement of ``GRADCAM_FACTS`` True or False."""
+    if (empty := _no_answer(answers)) is not None:
+        return empty
+    if not isinstance(answers, dict) or set(answers) != set(GRADCAM_FACTS):
+        return Feedback(False, "Answer with a dict that has exactly the statements of GRADCAM_FACTS as keys.")
+    wrong = [s for s, truth in GRADCAM_FACTS.items() if bool(answers[s]) != truth]
+    if not wrong:
+        return Feedback(True, "Right: class-discriminative, coarse, needs no retraining, and explains, not proves.")
+    return Feedback(False, f"{len(wrong)} of {len(GRADCAM_FACTS)} wrong, e.g. Grad-CAM {wrong[0]!r}: think again.")
+
+
+def check_misleading_marker_accuracy(answer) -> Feedback:
+    """01, exercise 2: the biased model's accuracy on 200 pictures with a misleading marker (seed 11)."""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    from .synthetic import make_shapes
+    from .zoo import load_model
+
+    biased = load_model("shapes_biased")
+    test = make_shapes(200, seed=11, cue="contradicting", cue_kind="color")
+    expected = float((biased.predict(test.images).argmax(axis=1) == test.labels).mean())
+    return _close(answer, expected, 0.005, "the accuracy (a fraction between 0 and 1)",
+                  "make_shapes(200, seed=11, cue='contradicting', cue_kind='color'), then compare "
+                  "predict(...).argmax(axis=1) with the labels and take the mean.")
+
+
+# ----- 02 · the gradient math ------------------------------------------------------------------------------------
+
+def check_blue_weights(alpha) -> Feedback:
+    """02, exercise 1: the Grad-CAM weights alpha^blue at conv2_act of the colour detector, worked out on paper."""
+    if (empty := _no_answer(alpha)) is not None:
+        return empty
+    from .toy import build_colour_detector
+
+    kernel = build_colour_detector().get_layer("predictions").kernel.numpy()
+    expected = kernel[:, 1] / 64  # the GAP head: d y / d A_ij = w / Z with Z = 8 x 8 positions
+    value = np.asarray(alpha, dtype=float)
+    if value.shape != expected.shape:
+        return Feedback(False, f"Expected one weight per channel, shape {expected.shape}; got shape {value.shape}.")
+    if np.allclose(value, expected, atol=1e-4):
+        return Feedback(True, f"Right: alpha^blue = {[round(float(v), 4) for v in expected]} = w^blue / Z.")
+    return Feedback(False, "Not yet. Hint: the score is 10 x the mean of the blueness map; how much does it grow "
+                           "when one of the 64 positions grows by 1?")
+
+
+def check_gradcam_function(gradcam_fn) -> Feedback:
+    """02, exercise 2: write Grad-CAM from activations and gradients of shape (B, h, w, K) -> maps (B, h, w)."""
+    if (empty := _no_answer(gradcam_fn)) is not None:
+        return empty
+    rng = np.random.default_rng(0)
+    acts = rng.uniform(0, 1, size=(3, 4, 5, 6))
+    grads = rng.normal(size=(3, 4, 5, 6))
+    expected = np.maximum(np.einsum("bhwk,bk->bhw", acts, grads.mean(axis=(1, 2))), 0)
+    try:
+        got = np.asarray(gradcam_fn(acts.copy(), grads.copy()), dtype=float)
+    except Exception as err:  # a learner's function may fail in any way; say how
+        return Feedback(False, f"Your function raised {type(err).__name__}: {err}")
+    if got.shape != expected.shape:
+        return Feedback(False, f"Expected maps of shape {expected.shape} (one per image); got {got.shape}.")
+    if np.allclose(got, expected, atol=1e-6):
+        return Feedback(True, "Right: spatial mean of the gradients per image, weighted sum, ReLU.")
+    mixed = np.maximum(np.einsum("bhwk,k->bhw", acts, grads.mean(axis=(0, 1, 2))), 0)
+    if np.allclose(got, mixed, atol=1e-6):
+        return Feedback(False, "You averaged over the batch too (axes 0, 1, 2): average over axes (1, 2) only.")
+    if np.allclose(np.maximum(got, 0), expected, atol=1e-6):
+        return Feedback(False, "Almost: apply the ReLU, negative evidence is not shown.")
+    return Feedback(False, "Not yet. Hint: alpha = grads.mean(axis=(1, 2)); map = ReLU(sum_k alpha_k A^k).")
+
+
+def check_counterfactual_square(answer) -> Feedback:
+    """02, exercise 3: on the colour detector, where is the counterfactual map for 'red': "red", "blue" or "empty"?"""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    import warnings
+
+    from .engine import compute_heatmaps
+    from .toy import build_colour_detector, two_squares_image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        heatmap = compute_heatmaps(build_colour_detector(), two_squares_image(), "conv2_act", 0, "counterfactual")[0]
+    # The red square covers cells (1..2, 1..2) of the 8x8 map fully, the blue one cells (5..6, 5..6).
+    red, blue = heatmap[1:3, 1:3].sum(), heatmap[5:7, 5:7].sum()
+    expected = "empty" if heatmap.max() == 0 else ("blue" if blue > red else "red")
+    if str(answer).strip().lower() == expected:
+        return Feedback(True, "Right: the 'red' score has no negative weight on any channel, so nothing in the "
+                              "picture counts against it and the counterfactual map is all zeros."
+                        if expected == "empty" else f"Right: the {expected} square is evidence against 'red'.")
+    return Feedback(False, "Not yet. Hint: the counterfactual weights are -alpha; look at the signs of w^red.")
+
+
+# ----- 03 · the article's recipe on a real network ---------------------------------------------------------------
+
+def check_class_index(name: str, answer) -> Feedback:
+    """03, exercise 1: the ImageNet index of a class name (e.g. 'espresso')."""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    from .imagenet import class_names_cached
+
+    names = class_names_cached()
+    if name not in names:
+        return Feedback(False, f"{name!r} is not an ImageNet class name; try bundle.class_names to look.")
+    expected = names.index(name)
+    if answer == expected:
+        return Feedback(True, f"Right: {name!r} is class {expected}.")
+    return Feedback(False, f"Not yet. Hint: bundle.class_names.index({name!r}).")
+
+
+def check_espresso_probability(model_name: str, answer) -> Feedback:
+    """03, exercise 2: the model's softmax probability for 'espresso' on espresso.png."""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    from .engine import class_probabilities
+    from .zoo import load_model
+
+    bundle = load_model(model_name)
+    images = bundle.preprocess(bundle.load_images(DATA_DIR / "images" / "espresso.png"))
+    expected = float(class_probabilities(bundle.model, images)[0, bundle.class_names.index("espresso")])
+    return _close(answer, expected, 0.01, "the probability of 'espresso'",
+                  "bundle.decode(bundle.predict(photo), top=...) lists (index, name, probability).")
+
+
+def check_left_half_share(model_name: str, class_name: str, answer) -> Feedback:
+    """03, exercise 3: the share of a class's upsampled map on the left half of cat_and_espresso.png."""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    from .engine import compute_heatmaps
+    from .resize import upsample_heatmap
+    from .zoo import load_model
+
+    bundle = load_model(model_name)
+    image = bundle.preprocess(bundle.load_images(DATA_DIR / "images" / "cat_and_espresso.png"))
+    heatmap = compute_heatmaps(bundle.model, image, class_index=bundle.class_names.index(class_name))[0]
+    up = upsample_heatmap(heatmap, bundle.input_size)
+    expected = float(up[:, : up.shape[1] // 2].sum() / up.sum())
+    return _close(answer, expected, 0.01, f"the share of the '{class_name}' map on the left half",
+                  "upsample the map to the input size, then divide the sum of its left half by its total.")
+
+
+# ----- 04 · heatmaps and overlays --------------------------------------------------------------------------------
+
+def check_bilinear_value(answer) -> Feedback:
+    """04, exercise 1: upsample [[0, 1], [1, 0]] to 4x4 bilinearly (half-pixel centres); the value at row 0, col 1."""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    # Output pixel j of 4 sits at input coordinate (j + 0.5) / 2 - 0.5: row 0 -> -0.25 (held at the edge: 0),
+    # column 1 -> 0.25, a quarter of the way from the 0 to the 1 in the first row.
+    return _close(answer, 0.25, 1e-6, "the bilinear value at (0, 1)",
+                  "output pixel j sits at input coordinate (j + 0.5) * 2/4 - 0.5; clamp it to the edges.")
+
+
+def check_blend(answer) -> Feedback:
+    """04, exercise 2: a grey pixel 200 under colour value 40 with alpha 0.25: the blended value."""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    return _close(answer, 0.75 * 200 + 0.25 * 40, 0.5, "(1 - alpha) * image + alpha * colour",
+                  "at alpha = 0 you see the image only, at alpha = 1 the colour only.")

@@ -1,0 +1,86 @@
+"""Exercise checks: the worked solutions pass them in their notebook's context, wrong answers fail them, and the
+committed notebooks show the unanswered placeholders (they must not give the answers away)."""
+
+import json
+import os
+import re
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+
+from gradcam_utils import exercises as ex
+from test_notebooks_meta import build_notebooks
+
+matplotlib.use("Agg")
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.md"))
+PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+def test_every_notebook_with_exercises_has_solutions():
+    for source in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py")):
+        if "gradcam_utils.exercises import" in source.read_text():
+            assert (ROOT / "notebooks" / "solutions" / f"{source.stem}.md").is_file(), source.stem
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_solutions_pass_their_checks_in_the_notebook(solution, monkeypatch):
+    """Run the notebook's code (as a learner's kernel would have it), then each solution block; every block
+    ends in ``assert check_...(answer)``, so a solution the check rejects fails here."""
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(ROOT / "notebooks")
+    monkeypatch.setenv("GRADCAM_COURSE_MODEL", "efficientnet_lite0")
+    monkeypatch.setattr(plt, "show", lambda *a, **k: plt.close("all"))
+    namespace = {}
+    for cell in build_notebooks.parse((ROOT / "notebooks" / "src" / f"{solution.stem}.py").read_text()):
+        if cell.cell_type == "code":
+            exec(compile(cell.source, f"{solution.stem}.py", "exec"), namespace)
+    blocks = PYTHON_BLOCK.findall(solution.read_text())
+    assert blocks, "a solutions file without code"
+    for block in blocks:
+        assert "assert check_" in block, "each solution block should end by asserting its check"
+        exec(compile(block, solution.name, "exec"), namespace)
+    plt.close("all")
+
+
+@pytest.mark.parametrize("check, wrong", [
+    (ex.check_gradcam_facts, {s: True for s in ex.GRADCAM_FACTS}),
+    (ex.check_gradcam_facts, {"needs the model to be retrained": False}),
+    (ex.check_misleading_marker_accuracy, 0.9),
+    (ex.check_blue_weights, [10 / 64, 0.0]),
+    (ex.check_blue_weights, [0.0, 10.0]),
+    (ex.check_gradcam_function, lambda a, g: np.einsum("bhwk,k->bhw", a, g.mean(axis=(0, 1, 2)))),
+    (ex.check_gradcam_function, lambda a, g: (a * g).sum(axis=-1)),
+    (ex.check_gradcam_function, lambda a, g: 1 / 0),
+    (ex.check_counterfactual_square, "blue"),
+    (lambda answer: ex.check_class_index("espresso", answer), 968),
+    (lambda answer: ex.check_espresso_probability("efficientnet_lite0", answer), 0.5),
+    (lambda answer: ex.check_espresso_probability("efficientnet_lite0", answer), "a lot"),
+    (lambda answer: ex.check_left_half_share("efficientnet_lite0", "tabby", answer), 0.5),
+    (ex.check_bilinear_value, 0.5),
+    (ex.check_blend, 120),
+], ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
+def test_wrong_answers_are_rejected_with_a_message(check, wrong):
+    feedback = check(wrong)
+    assert not feedback and repr(feedback).startswith("✗") and len(feedback.message) > 20
+
+
+def test_batch_averaging_mistake_gets_a_specific_hint():
+    feedback = ex.check_gradcam_function(
+        lambda a, g: np.maximum(np.einsum("bhwk,k->bhw", a, g.mean(axis=(0, 1, 2))), 0))
+    assert "axes (1, 2)" in feedback.message
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+def test_committed_notebooks_show_unanswered_exercises(path):
+    cells = json.loads(path.read_text())["cells"]
+    results = ["".join(o.get("data", {}).get("text/plain", "")) for c in cells if c["cell_type"] == "code"
+               for o in c["outputs"]]
+    checks = [c for c in cells if c["cell_type"] == "code" and "check_" in "".join(c["source"])
+              and "import" not in "".join(c["source"]).splitlines()[-1]]
+    answered = [r for r in results if r.startswith("✓")]
+    assert not answered, "a committed notebook shows a solved exercise"
+    assert len([r for r in results if "No answer yet" in r]) == len(checks)
