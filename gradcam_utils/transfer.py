@@ -1,0 +1,57 @@
+"""Transfer learning the way practitioners do it: a pretrained base nested inside a new head, then a short fit.
+
+This is the layout on which most Keras Grad-CAM code breaks ("Graph disconnected"): the conv layer to explain
+lives inside the nested base. The engine opens nested models, so ``explain(model, x, "base_name/layer")`` works.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .errors import GradCAMError
+from .images import load_image
+from .zoo import ModelBundle
+
+
+def transfer_model(bundle: ModelBundle, num_classes: int, name: str = "transfer", seed: int = 0) -> keras.Model:
+    """A frozen view of ``bundle``'s base (input -> its Grad-CAM layer), nested in a new GAP + Dense head.
+
+    The base shares its layers (and weights) with ``bundle.model`` and is frozen, so fitting the new model trains
+    only the head and leaves the pretrained weights as they are. Its name is ``f"{bundle.name}_base"``: explain the
+    last conv layer as ``f"{bundle.name}_base/{bundle.last_conv_layer}"``. The head outputs logits.
+    """
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise GradCAMError(f"num_classes must be an int >= 2; got {num_classes!r}.")
+    base = keras.Model(bundle.model.inputs, bundle.model.get_layer(bundle.last_conv_layer).output,
+                       name=f"{bundle.name}_base")
+    base.trainable = False
+    inputs = keras.Input(tuple(bundle.model.inputs[0].shape[1:]), name="image")
+    features = base(inputs, training=False)  # training=False keeps BatchNorm in inference mode while fitting
+    pooled = keras.layers.GlobalAveragePooling2D(name="head_pool")(features)
+    initializer = keras.initializers.GlorotUniform(seed=seed)  # the same head on every run
+    logits = keras.layers.Dense(num_classes, kernel_initializer=initializer, name="head_logits")(pooled)
+    return keras.Model(inputs, logits, name=name)
+
+
+def fit_head(model: keras.Model, images: np.ndarray, labels, epochs: int = 3, learning_rate: float = 1e-2,
+             batch_size: int = 32, seed: int = 0) -> list[float]:
+    """Train ``model``'s trainable weights (the head) on preprocessed ``images``; returns the accuracy per epoch.
+
+    Seeded and with TensorFlow's deterministic ops, so a notebook gets the same numbers on every run.
+    """
+    labels = np.asarray(labels)
+    if len(images) != len(labels):
+        raise GradCAMError(f"{len(images)} images but {len(labels)} labels; give one label per image.")
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    history = model.fit(images, labels, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
+    return [round(float(a), 4) for a in history.history["accuracy"]]
+
+
+def resize_batch(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 RGB images (N, h, w, 3) resized (bilinear) to (N, H, W, 3), e.g. 64x64 shapes to a 224x224 base."""
+    return np.stack([load_image(image, size=size) for image in np.asarray(images)])

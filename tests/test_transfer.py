@@ -1,0 +1,54 @@
+"""A pretrained base nested in a new head: the pretrained weights stay as they are, training is reproducible, and
+Grad-CAM inside the nested base equals CAM / Z computed from the base's own features and the head's weights."""
+
+import numpy as np
+import pytest
+
+import gradcam_utils as gc
+from gradcam_utils.synthetic import make_shapes
+from gradcam_utils.transfer import fit_head, resize_batch, transfer_model
+
+
+@pytest.fixture(scope="module")
+def trained():
+    bundle = gc.load_model("shapes_gap")
+    before = [w.copy() for w in bundle.model.get_weights()]
+    batch = make_shapes(64, seed=5)
+    model = transfer_model(bundle, num_classes=2)
+    labels = (batch.labels >= 2).astype(int)  # a new task: circle/square vs the pointed shapes
+    history = fit_head(model, bundle.preprocess(batch.images), labels, epochs=2, seed=3)
+    return bundle, before, batch, model, labels, history
+
+
+def test_fitting_the_head_leaves_the_pretrained_base_alone(trained):
+    bundle, before, *_ = trained
+    for a, b in zip(bundle.model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_head_training_is_reproducible(trained):
+    bundle, _, batch, model, labels, history = trained
+    again = transfer_model(bundle, num_classes=2)
+    assert fit_head(again, bundle.preprocess(batch.images), labels, epochs=2, seed=3) == history
+    for a, b in zip(again.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_gradcam_inside_the_nested_base_is_cam_over_z(trained):
+    bundle, _, batch, model, _, _ = trained
+    x = bundle.preprocess(batch.images[:4])
+    result = gc.explain(model, x, "shapes_gap_base/conv5_act", class_index=1, normalize=False)
+    features = model.get_layer("shapes_gap_base")(x).numpy()  # the base run on its own, not through the engine
+    kernel = model.get_layer("head_logits").kernel.numpy()
+    z = features.shape[1] * features.shape[2]
+    expected = np.maximum(features @ kernel[:, 1], 0) / z
+    np.testing.assert_allclose(result.heatmaps, expected, rtol=1e-4, atol=1e-6 * expected.max())
+
+
+def test_resize_batch_and_clear_errors():
+    images = make_shapes(2, seed=1).images
+    assert resize_batch(images, (96, 80)).shape == (2, 96, 80, 3)
+    with pytest.raises(gc.GradCAMError, match="num_classes"):
+        transfer_model(gc.load_model("shapes_gap"), num_classes=1)
+    with pytest.raises(gc.GradCAMError, match="one label per image"):
+        fit_head(transfer_model(gc.load_model("shapes_gap"), 2), images.astype(np.float32), [0, 1, 0])
