@@ -212,3 +212,32 @@ def check_blend(answer) -> Feedback:
         return empty
     return _close(answer, 0.75 * 200 + 0.25 * 40, 0.5, "(1 - alpha) * image + alpha * colour",
                   "at alpha = 0 you see the image only, at alpha = 1 the colour only.")
+
+
+# ----- 06 · applications -----------------------------------------------------------------------------------------
+
+def check_box_iou(answer) -> Feedback:
+    """06, exercise 1: IoU of (0, 0, 10, 10) and (5, 5, 15, 15), boxes (y0, x0, y1, x1) end-exclusive."""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    intersection, union = 5 * 5, 10 * 10 + 10 * 10 - 5 * 5  # a 5x5 overlap; the union counts it once
+    return _close(answer, intersection / union, 1e-3, "the IoU (25 / 175)",
+                  "intersection area / (area A + area B - intersection area).")
+
+
+def check_marker_energy(answer) -> Feedback:
+    """06, exercise 2: mean share of the biased model's Grad-CAM energy on the marker (100 images, seed 12)."""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    from .engine import compute_heatmaps
+    from .metrics import energy_pointing_game
+    from .synthetic import make_shapes
+    from .zoo import load_model
+
+    biased = load_model("shapes_biased")
+    batch = make_shapes(100, seed=12, cue="correlated", cue_kind="color")
+    maps = compute_heatmaps(biased.model, biased.preprocess(batch.images), class_index=batch.labels)
+    expected = float(energy_pointing_game(maps, batch.cue_masks).mean())
+    return _close(answer, expected, 0.01, "the mean energy share on the marker",
+                  "compute_heatmaps with class_index=batch.labels, then metrics.energy_pointing_game(maps, "
+                  "batch.cue_masks).mean().")
