@@ -58,7 +58,7 @@ def weights_available(cache_dir=None) -> bool:
     """True when the weights can be found on this machine without a download (argument-free lookup)."""
     try:
         resolve_weights(cache_dir=cache_dir, download=False)
-    except (WeightsUnavailableError, FileNotFoundError):
+    except (WeightsUnavailableError, GradCAMError, OSError):  # unreadable or missing: not available
         return False
     return True
 
