@@ -214,6 +214,38 @@ def check_blend(answer) -> Feedback:
                   "at alpha = 0 you see the image only, at alpha = 1 the colour only.")
 
 
+# ----- 05 · the interactive explorer -----------------------------------------------------------------------------
+
+def check_layer_size(model_name: str, layer_name: str, answer) -> Feedback:
+    """05, exercise 1: the (rows, columns) of a layer's feature maps."""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    from .layers import find_layer_path
+    from .zoo import load_model
+
+    layer = find_layer_path(load_model(model_name).model, layer_name)[-1]
+    expected = tuple(int(n) for n in layer.output.shape[1:3])
+    try:
+        given = tuple(int(n) for n in answer)
+    except (TypeError, ValueError):
+        return Feedback(False, f"Answer with (rows, columns), e.g. (7, 7); got {answer!r}.")
+    if given == expected:
+        return Feedback(True, f"Right: {layer_name} has {expected[0]}x{expected[1]} positions.")
+    return Feedback(False, "Not yet. Hint: the layer list shows each layer's size in brackets.")
+
+
+def check_marker_sample_prediction(answer) -> Feedback:
+    """05, exercise 2: the biased model's top class on the explorer's "circle, marker of star" picture."""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    from .explorer import Explorer
+
+    expected = Explorer("shapes_biased", "circle, marker of star").predictions[0].name
+    if str(answer).strip().lower() == expected:
+        return Feedback(True, f"Right: it says {expected!r}, and its map sits on the marker, not on the circle.")
+    return Feedback(False, "Not yet. Hint: look at the class list's first entry after picking that picture.")
+
+
 # ----- 06 · applications -----------------------------------------------------------------------------------------
 
 def check_box_iou(answer) -> Feedback:
