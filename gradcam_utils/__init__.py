@@ -14,11 +14,14 @@ from .errors import (
     ClassIndexError, EmptyHeatmapWarning, GradCAMError, ImageInputError, ImageLoadError, ImageNotFoundError,
     LayerError, PretrainedWeightsError, UnsupportedModelError, WeightsCacheWarning, WeightsUnavailableError,
 )
+from .faithfulness import average_drop, deletion_curve, increase_in_confidence, insertion_curve
+from .guided import guided_backprop, guided_gradcam
 from .imagenet import Prediction, decode
 from .images import load_image
 from .layers import default_layer_name, list_conv_layers
 from .overlay import COLORMAPS, colorize, overlay_heatmap
 from .resize import upsample_heatmap
+from .sanity import cascading_randomization
 from .zoo import ModelBundle, available_models, load_model
 
 __all__ = [
@@ -26,6 +29,9 @@ __all__ = [
     "GradCAMResult", "available_methods", "class_logits", "class_probabilities", "clear_cache", "compute_heatmaps",
     "explain", "gradient_inputs", "heatmaps_from",
     "default_layer_name", "list_conv_layers",
+    # guided maps, faithfulness and sanity checks
+    "average_drop", "cascading_randomization", "deletion_curve", "guided_backprop", "guided_gradcam",
+    "increase_in_confidence", "insertion_curve",
     # images and overlays
     "COLORMAPS", "colorize", "load_image", "overlay_heatmap", "upsample_heatmap",
     # the article's functions

@@ -1,0 +1,254 @@
+"""Faithfulness metrics: does the model's confidence follow the pixels a heatmap calls important?
+
+Localisation metrics (:mod:`gradcam_utils.metrics`) ask whether a map points at the object; these ask whether it
+points at what the *model* uses, by perturbing the input and reading the softmax probability of the explained
+class (``engine.class_probabilities``: one traced forward pass, ``batch_size`` images at a time).
+
+* :func:`deletion_curve` / :func:`insertion_curve` - RISE (Petsiuk et al., BMVC 2018). Pixels are ordered by the
+  map, most salient first, and removed (deletion) or revealed (insertion) in ``steps`` equal steps; the area under
+  the probability curve over the fraction of pixels changed is the score. Deletion: lower is better (the class
+  should collapse quickly). Insertion: higher is better.
+* :func:`average_drop` / :func:`increase_in_confidence` - Chattopadhay et al. (Grad-CAM++, WACV 2018): the
+  probability on the image multiplied by the map (O) against the probability on the image (Y).
+  Average Drop = 100 * mean(max(0, Y - O) / Y), lower is better; Increase in Confidence = 100 * mean(1[Y < O]),
+  higher is better.
+
+Conventions
+-----------
+* ``images`` are the model's preprocessed inputs (B, H, W, C); they and the heatmaps are never modified.
+* ``heatmaps`` are (B, h, w) at the layer's resolution or at the input's; coarser maps are upsampled bilinearly
+  with :func:`resize.upsample_maps` (the same picture the overlays show). One image may come with one (h, w) map.
+* Pixel order: descending map value, ties broken by raster order (row by row, left to right), with a stable sort,
+  so equal values always give the same curve.
+* Substrates. Deletion replaces removed pixels with zeros *in the model's input space* (the default,
+  ``substrate="zeros"``), as RISE does on normalised tensors: for inputs preprocessed to zero mean (Xception's
+  ``x / 127.5 - 1``, EfficientNet-Lite's ``(x - 127) / 128``) that is mid-grey, for the raw-pixel shapes models it
+  is black. Insertion starts from a blurred copy of the image (``substrate="blur"``, RISE's Gaussian: sigma 5,
+  11x11 kernel, edges held) and reveals the original pixels. Either function accepts ``"zeros"``, ``"blur"``,
+  ``"mean"`` (each image's per-channel mean), a number, or an array of shape (H, W, C) or (B, H, W, C).
+* Average Drop / Increase multiply the preprocessed image by the map, so a map value of 0 also means "zeros in
+  input space"; maps must therefore lie in [0, 1] (``explain``'s default ``normalize=True``).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from scipy import ndimage
+
+from . import engine
+from .errors import GradCAMError
+from .images import to_batch
+from .resize import upsample_maps
+
+__all__ = [
+    "PerturbationCurve", "ConfidenceChange", "deletion_curve", "insertion_curve", "confidence_change",
+    "average_drop", "increase_in_confidence", "blur",
+]
+
+BLUR_SIGMA = 5.0  # RISE's insertion substrate: Gaussian, sigma 5, kernel 11 (radius 5)
+DEFAULT_STEPS = 50
+_MAP_RANGE_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class PerturbationCurve:
+    """A deletion or insertion curve for a batch."""
+
+    kind: str  # "deletion" or "insertion"
+    fractions: np.ndarray  # (steps + 1,) fraction of pixels removed / revealed, from 0 to 1
+    probabilities: np.ndarray  # (B, steps + 1) probability of the explained class at each step
+    auc: np.ndarray  # (B,) area under each curve over fractions in [0, 1] (trapezoid rule)
+    class_indices: np.ndarray  # (B,) the class whose probability is followed
+
+    @property
+    def mean_auc(self) -> float:
+        return float(self.auc.mean())
+
+
+@dataclass(frozen=True)
+class ConfidenceChange:
+    """Class probabilities on the images (Y) and on the images multiplied by their maps (O)."""
+
+    original: np.ndarray  # (B,) Y
+    masked: np.ndarray  # (B,) O
+    class_indices: np.ndarray  # (B,)
+
+    @property
+    def drops(self) -> np.ndarray:
+        """(B,) max(0, Y - O) / Y per image (0 where Y is 0: nothing could drop)."""
+        gap = np.maximum(self.original - self.masked, 0.0)
+        return np.divide(gap, self.original, out=np.zeros_like(gap), where=self.original > 0)
+
+    @property
+    def average_drop(self) -> float:
+        """100 * mean(max(0, Y - O) / Y), in percent; lower is better."""
+        return float(100.0 * self.drops.mean())
+
+    @property
+    def increase_in_confidence(self) -> float:
+        """100 * mean(1[Y < O]), in percent; higher is better."""
+        return float(100.0 * (self.original < self.masked).mean())
+
+
+def deletion_curve(model: keras.Model, images, heatmaps, class_index=None, steps: int = DEFAULT_STEPS,
+                   batch_size: int = 64, substrate="zeros") -> PerturbationCurve:
+    """RISE deletion: replace the most salient pixels by ``substrate`` first, and follow the class probability.
+
+    Args:
+        model: the classifier (its pre-softmax scores are turned into softmax probabilities).
+        images: preprocessed batch (B, H, W, C) or one image.
+        heatmaps: (B, h, w) maps, at the layer's or the input's resolution.
+        class_index: the class to follow: None (each image's top class), an int, or one per image. Pass
+            ``result.class_indices`` from ``explain`` to follow the class each map explains.
+        steps: number of equal steps from 0 to all pixels.
+        batch_size: images per forward pass.
+        substrate: what removed pixels become; see the module's docstring (default zeros in input space).
+    """
+    return _curve("deletion", model, images, heatmaps, class_index, steps, batch_size, substrate)
+
+
+def insertion_curve(model: keras.Model, images, heatmaps, class_index=None, steps: int = DEFAULT_STEPS,
+                    batch_size: int = 64, substrate="blur") -> PerturbationCurve:
+    """RISE insertion: reveal the most salient pixels first onto ``substrate`` (default a blurred copy).
+
+    Same arguments as :func:`deletion_curve`; here a higher AUC is better.
+    """
+    return _curve("insertion", model, images, heatmaps, class_index, steps, batch_size, substrate)
+
+
+def confidence_change(model: keras.Model, images, heatmaps, class_index=None,
+                      batch_size: int = 64) -> ConfidenceChange:
+    """Y (probability on each image) and O (on the image multiplied by its upsampled map), for one class each."""
+    batch, maps, classes = _prepare(model, images, heatmaps, class_index)
+    if maps.min() < -_MAP_RANGE_TOL or maps.max() > 1 + _MAP_RANGE_TOL:
+        raise GradCAMError(f"heatmaps must lie in [0, 1] to multiply the image (got values in [{maps.min():.3g}, "
+                           f"{maps.max():.3g}]); use explain(..., normalize=True) or divide each map by its max.")
+    masked = (batch * np.clip(maps, 0, 1)[..., None]).astype(np.float32)
+    rows = np.arange(len(batch))
+    original = engine.class_probabilities(model, batch, batch_size)[rows, classes]
+    after = engine.class_probabilities(model, masked, batch_size)[rows, classes]
+    return ConfidenceChange(original.astype(np.float64), after.astype(np.float64), classes)
+
+
+def average_drop(model: keras.Model, images, heatmaps, class_index=None, batch_size: int = 64) -> float:
+    """Average Drop in percent: 100 * mean(max(0, Y - O) / Y); lower is better. See :func:`confidence_change`."""
+    return confidence_change(model, images, heatmaps, class_index, batch_size).average_drop
+
+
+def increase_in_confidence(model: keras.Model, images, heatmaps, class_index=None, batch_size: int = 64) -> float:
+    """Increase in Confidence in percent: 100 * mean(1[Y < O]); higher is better."""
+    return confidence_change(model, images, heatmaps, class_index, batch_size).increase_in_confidence
+
+
+def blur(images, sigma: float = BLUR_SIGMA) -> np.ndarray:
+    """A Gaussian-blurred copy (float32) of a batch (B, H, W, C), each channel separately, edges held.
+
+    The kernel is (2 * round(sigma) + 1) pixels wide, as in RISE (sigma 5: 11x11).
+    """
+    batch = np.asarray(images, dtype=np.float32)
+    if batch.ndim != 4:
+        raise GradCAMError(f"blur expects a batch (B, H, W, C); got shape {batch.shape}.")
+    if not (isinstance(sigma, numbers.Real) and sigma > 0):
+        raise GradCAMError(f"sigma must be a positive number of pixels; got {sigma!r}.")
+    radius = max(1, int(round(sigma)))
+    return ndimage.gaussian_filter(batch, sigma=(0, sigma, sigma, 0), mode="nearest", radius=(0, radius, radius, 0))
+
+
+# ----- internals --------------------------------------------------------------------------------------------------
+
+def _curve(kind, model, images, heatmaps, class_index, steps, batch_size, substrate) -> PerturbationCurve:
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise GradCAMError(f"steps must be a positive int (e.g. {DEFAULT_STEPS}); got {steps!r}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise GradCAMError(f"batch_size must be a positive int; got {batch_size!r}.")
+    batch, maps, classes = _prepare(model, images, heatmaps, class_index)
+    n_images, height, width = maps.shape
+    base = _substrate(substrate, batch)
+    # deletion: image pixels, the first `count` of the order replaced by the substrate; insertion: the reverse
+    start, source = (batch, base) if kind == "deletion" else (base, batch)
+    ranks = _ranks(maps)  # (B, H, W): position of each pixel in its image's order, 0 = most salient
+    counts = np.round(np.arange(steps + 1) * (height * width / steps)).astype(np.int64)
+    pairs = [(b, k) for b in range(n_images) for k in range(steps + 1)]
+    probabilities = np.empty((n_images, steps + 1), np.float64)
+    for first in range(0, len(pairs), batch_size):
+        chunk = np.array(pairs[first:first + batch_size])
+        b, k = chunk[:, 0], chunk[:, 1]
+        changed = ranks[b] < counts[k][:, None, None]
+        perturbed = np.where(changed[..., None], source[b], start[b]).astype(np.float32)
+        probs = engine.class_probabilities(model, perturbed, batch_size)
+        probabilities[b, k] = probs[np.arange(len(chunk)), classes[b]]
+    fractions = counts / (height * width)
+    auc = np.trapezoid(probabilities, fractions, axis=1)
+    return PerturbationCurve(kind, fractions, probabilities, auc, classes)
+
+
+def _prepare(model, images, heatmaps, class_index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images (B, H, W, C) float32 copy, maps upsampled to (B, H, W) float64, classes (B,) resolved)."""
+    input_shape, num_classes = engine._model_shapes(model)
+    batch = to_batch(images, input_shape)
+    n_images, height, width = batch.shape[:3]
+    maps = np.asarray(heatmaps)
+    if maps.dtype == bool or not np.issubdtype(maps.dtype, np.number) or np.iscomplexobj(maps):
+        raise GradCAMError(f"heatmaps must be a real-valued numeric array; got dtype {maps.dtype}.")
+    if maps.ndim == 2 and n_images == 1:
+        maps = maps[None]
+    if maps.ndim != 3:
+        raise GradCAMError(f"heatmaps must be a batch of maps (B, h, w), one per image; got shape {maps.shape}. "
+                           "Drop channel axes first (e.g. heatmaps[..., 0]).")
+    if len(maps) != n_images:
+        raise GradCAMError(f"Got {len(maps)} heatmaps for {n_images} images; pass one map per image, in the same "
+                           "order.")
+    if maps.shape[1] == 0 or maps.shape[2] == 0:
+        raise GradCAMError(f"heatmaps are empty (shape {maps.shape}).")
+    if not np.isfinite(maps).all():
+        raise GradCAMError("heatmaps contain NaN or infinite values; compute them again (explain returns finite "
+                           "maps).")
+    maps = upsample_maps(maps.astype(np.float64), (height, width), target="input image")
+    classes = _resolve_classes(model, batch, class_index, num_classes)
+    return batch, maps, classes
+
+
+def _resolve_classes(model, batch, class_index, num_classes) -> np.ndarray:
+    wanted = engine._class_indices(class_index, len(batch), num_classes).astype(np.int64)
+    top = wanted == engine._TOP_CLASS
+    if top.any():
+        wanted[top] = engine.class_logits(model, batch[top]).argmax(axis=1)
+    if num_classes is None:  # only known at run time: check now
+        classes = engine.class_logits(model, batch[:1]).shape[1]
+        engine._check_class_range(wanted, classes)
+    return wanted
+
+
+def _ranks(maps: np.ndarray) -> np.ndarray:
+    """(B, H, W) int: each pixel's position when sorted by descending value, ties in raster order."""
+    flat = maps.reshape(len(maps), -1)
+    order = np.argsort(-flat, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(flat.shape[1])[None].repeat(len(flat), 0), axis=1)
+    return ranks.reshape(maps.shape)
+
+
+def _substrate(substrate, batch: np.ndarray) -> np.ndarray:
+    """The (B, H, W, C) float32 image that removed pixels take (deletion) or that insertion starts from."""
+    if isinstance(substrate, str):
+        if substrate == "zeros":
+            return np.zeros_like(batch)
+        if substrate == "blur":
+            return blur(batch)
+        if substrate == "mean":
+            return np.broadcast_to(batch.mean(axis=(1, 2), keepdims=True), batch.shape).astype(np.float32)
+        raise GradCAMError(f"Unknown substrate {substrate!r}; use 'zeros', 'blur', 'mean', a number or an array "
+                           "of shape (H, W, C) or (B, H, W, C) in the model's input space.")
+    if isinstance(substrate, numbers.Real) and not isinstance(substrate, bool):
+        return np.full_like(batch, float(substrate))
+    array = np.asarray(substrate, dtype=np.float32)
+    if array.shape not in (batch.shape, batch.shape[1:]):
+        raise GradCAMError(f"A substrate array must have shape {batch.shape[1:]} or {batch.shape} (the images'); "
+                           f"got {array.shape}.")
+    if not np.isfinite(array).all():
+        raise GradCAMError("The substrate contains NaN or infinite values.")
+    return np.broadcast_to(array, batch.shape)

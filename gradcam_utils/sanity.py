@@ -1,0 +1,270 @@
+"""The model-parameter randomisation test (Adebayo et al., "Sanity Checks for Saliency Maps", NeurIPS 2018).
+
+If an explanation explains the *model*, it must change when the model's learned weights are destroyed. The
+cascading test re-initialises the weights of the layers that have weights, one more layer at each step, from the
+output towards the input, and measures how similar each explanation stays to the one of the trained model
+(Spearman rank correlation, per image). The paper found that Grad-CAM passes (its maps decorrelate as soon as the
+top layers are randomised) while Guided Backprop and Guided Grad-CAM largely fail (they keep looking like edge
+detectors of the input whatever the weights above).
+
+All of this happens on a COPY of the model (``keras.models.clone_model`` with the weights copied); the model handed
+in is never changed. Re-initialisation uses each weight's own initializer (``kernel_initializer``,
+``bias_initializer``, BatchNorm's ``gamma_initializer``, ...), seeded, so a run is reproducible; a weight with no
+initializer to be found gets Glorot-uniform (2-D and more) or zeros (1-D).
+
+The class explained stays fixed: each image's top class under the trained model (or ``class_index``).
+Guided maps are compared as in the paper: absolute value summed over the colour channels. Grad-CAM maps are
+compared at the layer's resolution (a map with no positive evidence is all zeros, and its correlation is NaN).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from scipy import stats
+
+from . import engine, guided
+from .errors import EmptyHeatmapWarning, GradCAMError, UnsupportedModelError
+from .images import to_batch
+from .layers import _check_model, _display_name, _walk
+
+__all__ = ["SanityResult", "cascading_randomization", "weighted_layers", "randomized_copy"]
+
+
+@dataclass(frozen=True)
+class SanityResult:
+    """Rank correlations between the trained model's maps and the maps after each randomisation step."""
+
+    layers: tuple[tuple[str, ...], ...]  # per step: every layer randomised so far, top (output side) first
+    gradcam: np.ndarray  # (steps, B) Spearman correlation of the Grad-CAM maps
+    guided_gradcam: np.ndarray | None  # (steps, B) of |Guided Grad-CAM| summed over channels; None if not asked
+    guided_backprop: np.ndarray | None  # (steps, B) of |Guided Backprop| summed over channels; None if not asked
+    empty_gradcam: np.ndarray  # (steps, B) bool: the randomised model's Grad-CAM map was all zeros (NaN correlation)
+    class_indices: np.ndarray  # (B,) the class explained at every step
+    layer_name: str  # Grad-CAM's layer
+
+    @property
+    def steps(self) -> int:
+        return len(self.layers)
+
+    def rows(self) -> list[dict]:
+        """One dict per step (mean correlations over the images, NaN ignored): ready for ``pandas.DataFrame``."""
+        out = []
+        for step, names in enumerate(self.layers):
+            row = {"step": step + 1, "randomised_down_to": names[-1], "gradcam": _nanmean(self.gradcam[step])}
+            if self.guided_gradcam is not None:
+                row["guided_gradcam"] = _nanmean(self.guided_gradcam[step])
+                row["guided_backprop"] = _nanmean(self.guided_backprop[step])
+            out.append(row)
+        return out
+
+    def summary(self) -> str:
+        """A plain-text table of the mean rank correlation per step (1 = unchanged, 0 = unrelated)."""
+        rows = self.rows()
+        columns = [key for key in rows[0] if key not in ("step", "randomised_down_to")]
+        width = max(len("randomised down to"), *(len(r["randomised_down_to"]) for r in rows))
+        head = f"{'step':>4}  {'randomised down to':<{width}}" + "".join(f"  {c:>15}" for c in columns)
+        lines = [f"Spearman rank correlation with the trained model's maps (mean over {self.gradcam.shape[1]} "
+                 f"image(s); Grad-CAM layer '{self.layer_name}')", head, "-" * len(head)]
+        for r in rows:
+            lines.append(f"{r['step']:>4}  {r['randomised_down_to']:<{width}}"
+                         + "".join(f"  {r[c]:>15.3f}" for c in columns))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def weighted_layers(model: keras.Model) -> list[str]:
+    """Names of the layers that have weights, output side first: the order of the cascading randomisation.
+
+    Layers inside nested models are included; a name used in several nested models is given as
+    ``"model_name/layer_name"``.
+    """
+    return [name for name, _ in _weighted(model)]
+
+
+def randomized_copy(model: keras.Model, layer_names=(), seed: int = 0) -> keras.Model:
+    """A copy of ``model`` (same weights) with the weights of ``layer_names`` re-initialised, seeded.
+
+    Names as given by :func:`weighted_layers`. The model handed in is not changed.
+    """
+    copy = _copy_model(model)
+    by_name = dict(_weighted(copy))
+    for position, name in enumerate(_check_names(model, layer_names)):
+        _reinitialise(by_name[name], seed, position)
+    return copy
+
+
+def cascading_randomization(model: keras.Model, images, layer_name: str | None = None, class_index=None,
+                            max_steps: int | None = None, seed: int = 0, guided_maps: bool = True,
+                            layers=None) -> SanityResult:
+    """Adebayo et al.'s cascading model-parameter randomisation test for Grad-CAM and the guided maps.
+
+    Args:
+        model: the trained model (not changed; a copy is randomised).
+        images: preprocessed batch (B, H, W, C), or one image.
+        layer_name: Grad-CAM's layer; None picks the last conv layer.
+        class_index: None (each image's top class under the trained model), an int or one per image.
+        max_steps: randomise at most this many layers (the top ones); None goes all the way to the input.
+            Each step costs one Grad-CAM and one guided pass over the batch.
+        seed: seeds the re-initialisation.
+        guided_maps: also test Guided Backprop and Guided Grad-CAM (needs a ReLU network); False tests Grad-CAM only.
+        layers: the layers to randomise, in order (names from ``weighted_layers``); default: all of them,
+            output side first.
+
+    Returns:
+        A SanityResult; ``print(result)`` or ``result.summary()`` shows the table.
+    """
+    _check_model(model)
+    order = weighted_layers(model) if layers is None else _check_names(model, layers)
+    if max_steps is not None:
+        if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1:
+            raise GradCAMError(f"max_steps must be a positive int or None (all layers); got {max_steps!r}.")
+        order = order[:max_steps]
+    if not order:
+        raise UnsupportedModelError(f"Model '{model.name}' has no layers with weights to randomise.")
+    copy = _copy_model(model)
+    try:
+        return _run(copy, images, layer_name, class_index, order, seed, guided_maps)
+    finally:
+        _forget(copy)  # the copy's cached plans would keep it (and its weights) alive
+
+
+def _run(copy, images, layer_name, class_index, order, seed, guided_maps) -> SanityResult:
+    batch = to_batch(images, engine._model_shapes(copy)[0])
+    if guided_maps:
+        try:
+            guided._get_guided_plan(copy)
+        except UnsupportedModelError as err:
+            raise UnsupportedModelError(f"{err} Or pass guided_maps=False to test Grad-CAM alone.") from None
+    reference = _maps(copy, batch, layer_name, class_index, guided_maps)
+    classes, layer = reference["classes"], reference["layer"]
+    by_name = dict(_weighted(copy))
+    names_so_far, scores, empty = [], {key: [] for key in ("gradcam", "guided_gradcam", "guided_backprop")}, []
+    for position, name in enumerate(order):
+        _reinitialise(by_name[name], seed, position)
+        names_so_far.append(name)
+        maps = _maps(copy, batch, layer, classes, guided_maps)
+        empty.append(maps["empty"])
+        for key in scores:
+            if key in maps:
+                scores[key].append(_spearman(reference[key], maps[key]))
+    return SanityResult(
+        layers=tuple(tuple(names_so_far[:i + 1]) for i in range(len(names_so_far))),
+        gradcam=np.array(scores["gradcam"]),
+        guided_gradcam=np.array(scores["guided_gradcam"]) if guided_maps else None,
+        guided_backprop=np.array(scores["guided_backprop"]) if guided_maps else None,
+        empty_gradcam=np.array(empty), class_indices=classes, layer_name=layer)
+
+
+def _maps(model, batch, layer_name, class_index, guided_maps) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyHeatmapWarning)  # a randomised model often has no evidence: recorded
+        result = engine.explain(model, batch, layer_name, class_index)
+    maps = {"gradcam": result.heatmaps, "empty": result.empty, "classes": result.class_indices,
+            "layer": result.layer_name}
+    if guided_maps:
+        backprop = guided.guided_backprop(model, batch, result.class_indices)
+        maps["guided_backprop"] = np.abs(backprop).sum(axis=-1)
+        maps["guided_gradcam"] = np.abs(guided.combine(backprop, result.heatmaps)).sum(axis=-1)
+    return maps
+
+
+def _spearman(reference: np.ndarray, maps: np.ndarray) -> np.ndarray:
+    """(B,) Spearman rank correlation of each pair of maps; NaN where either map is constant."""
+    out = np.full(len(reference), np.nan)
+    for i, (a, b) in enumerate(zip(reference, maps)):
+        a, b = a.ravel(), b.ravel()
+        if np.ptp(a) > 0 and np.ptp(b) > 0:
+            out[i] = stats.spearmanr(a, b).statistic
+    return out
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+# ----- copying and re-initialising --------------------------------------------------------------------------------
+
+def _copy_model(model: keras.Model) -> keras.Model:
+    """clone_model (nested models cloned too) with every layer's weights copied from the original."""
+    _check_model(model)
+    engine._graph_of(model)  # a clear error for subclassed models
+    try:
+        copy = keras.models.clone_model(model, recursive=True)
+    except Exception as err:  # custom layers without get_config/from_config, for instance
+        raise UnsupportedModelError(f"Model '{model.name}' could not be copied with keras.models.clone_model "
+                                    f"({type(err).__name__}: {err}); give its custom layers a get_config().") from None
+    originals, copies = _layers_of(model), _layers_of(copy)
+    if [(layer.name, len(layer.weights)) for layer in originals] != [(layer.name, len(layer.weights))
+                                                                      for layer in copies]:
+        raise UnsupportedModelError(f"The copy of model '{model.name}' does not have the same layers as the "
+                                    "model; the sanity check needs a model that keras.models.clone_model reproduces.")
+    for source, target in zip(originals, copies):
+        if source.weights:
+            target.set_weights(source.get_weights())
+    return copy
+
+
+def _layers_of(model: keras.Model) -> list:
+    """Every layer, nested ones included, in the model's order; input layers left out (clones rename them)."""
+    return [path[-1] for path in _walk(model) if not isinstance(path[-1], keras.layers.InputLayer)]
+
+
+def _weighted(model: keras.Model) -> list[tuple[str, keras.layers.Layer]]:
+    """(name, layer) of the layers with weights, output side first; nested duplicates named by path."""
+    paths = [path for path, layer in _walk(model) if layer.weights]
+    counts: dict[str, int] = {}
+    for path in paths:
+        counts[path[-1].name] = counts.get(path[-1].name, 0) + 1
+    named = [(_display_name(p) if counts[p[-1].name] > 1 else p[-1].name, p[-1]) for p in paths]
+    return named[::-1]
+
+
+def _check_names(model: keras.Model, names) -> list[str]:
+    if isinstance(names, str):
+        names = [names]
+    names = list(names)
+    known = weighted_layers(model)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise GradCAMError(f"No layer with weights named {unknown} in model '{model.name}'; the layers that can be "
+                           f"randomised are (output side first): {known[:8]}{' ...' if len(known) > 8 else ''}.")
+    if len(set(names)) != len(names):
+        raise GradCAMError(f"Layer names to randomise must be distinct; got {names}.")
+    return names
+
+
+def _reinitialise(layer, seed: int, position: int) -> None:
+    """Draw new values for every weight of ``layer`` from its own initializer, seeded by (seed, position, index)."""
+    for index, variable in enumerate(layer.weights):
+        initializer = _initializer_for(layer, variable)
+        config = initializer.get_config()
+        if "seed" in config:
+            state = np.random.SeedSequence([int(seed), position, index]).generate_state(1)[0]
+            initializer = type(initializer).from_config({**config, "seed": int(state % (2 ** 31 - 1))})
+        variable.assign(initializer(tuple(variable.shape), dtype=variable.dtype))
+
+
+def _initializer_for(layer, variable):
+    name = variable.name.split("/")[-1].split(":")[0]
+    candidates = [f"{name}_initializer", name.replace("_kernel", "") + "_initializer"]
+    if name == "kernel":
+        candidates.append("depthwise_initializer")  # DepthwiseConv stores its kernel as "kernel"
+    for attribute in candidates:
+        found = getattr(layer, attribute, None)
+        if isinstance(found, keras.initializers.Initializer):
+            return found
+    return keras.initializers.GlorotUniform() if len(variable.shape) >= 2 else keras.initializers.Zeros()
+
+
+def _forget(model: keras.Model) -> None:
+    """Drop the engine's cached plans (Grad-CAM, logits, guided) for ``model``."""
+    for key in [key for key, (ref, _) in engine._PLAN_CACHE.items() if ref() is model]:
+        del engine._PLAN_CACHE[key]
