@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # Re-install only when the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: course test install clean
+.PHONY: course test browser-test install clean
 
 # Jupyter refuses to run as root unless told; containers and lab machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -23,6 +23,10 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cf
 test: $(STAMP)
 	GRADCAM_COURSE_MODEL=efficientnet_lite0 $(BIN)/python -m pytest tests notebooks $(NBVAL) \
 		--ignore=tests/browser -p no:cacheprovider
+
+# The real-browser test: installs Debian's chromium and the browser extra if missing, drives notebook 05.
+browser-test: $(STAMP)
+	bash scripts/browser_test.sh
 
 install: $(STAMP)
 
