@@ -273,3 +273,42 @@ def check_marker_energy(answer) -> Feedback:
     return _close(answer, expected, 0.01, "the mean energy share on the marker",
                   "compute_heatmaps with class_index=batch.labels, then metrics.energy_pointing_game(maps, "
                   "batch.cue_masks).mean().")
+
+
+# ----- 07 · evaluation and limits --------------------------------------------------------------------------------
+
+def check_scorecam_passes(answer) -> Feedback:
+    """07, exercise 1: Score-CAM's forward passes per image at conv5_act of shapes_gap (an upper bound)."""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    from .methods import passes_per_image
+    from .zoo import load_model
+
+    channels = int(load_model("shapes_gap").model.get_layer("conv5_act").output.shape[-1])
+    expected = passes_per_image("scorecam", channels)[0]
+    if answer == expected:
+        return Feedback(True, f"Right: 1 + {channels} channels = {expected} forward passes per image.")
+    return Feedback(False, "Not yet. Hint: one pass for the activations, then one per channel of the layer.")
+
+
+def check_lower_deletion(answer) -> Feedback:
+    """07, exercise 2: on the first 20 of make_shapes(100, seed=70), which has the lower deletion AUC (16 steps):
+    Grad-CAM's maps or the true object masks?"""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    from .engine import compute_heatmaps
+    from .faithfulness import deletion_curve
+    from .synthetic import make_shapes
+    from .zoo import load_model
+
+    clean = load_model("shapes_gap")
+    batch = make_shapes(100, seed=70)
+    x, labels = clean.preprocess(batch.images[:20]), batch.labels[:20]
+    gradcam = deletion_curve(clean.model, x, compute_heatmaps(clean.model, x, class_index=labels), labels,
+                             steps=16).mean_auc
+    mask = deletion_curve(clean.model, x, batch.masks[:20].astype(np.float32), labels, steps=16).mean_auc
+    expected = "gradcam" if gradcam < mask else "mask"
+    if str(answer).strip().lower() == expected:
+        return Feedback(True, f"Right: deletion AUC Grad-CAM {gradcam:.2f}, object mask {mask:.2f}.")
+    return Feedback(False, "Not yet. Hint: faithfulness.deletion_curve(model, x, maps, labels, steps=16).mean_auc "
+                           "for both, with the masks as float maps.")

@@ -139,3 +139,14 @@ def _min_max(maps: np.ndarray) -> np.ndarray:
     low = maps.min(axis=(1, 2), keepdims=True)
     span = maps.max(axis=(1, 2), keepdims=True) - low
     return np.divide(maps - low, span, out=np.zeros_like(maps), where=span > 0)
+
+
+def passes_per_image(method: str, channels: int) -> tuple[int, int]:
+    """(forward passes, backward passes) one image costs with ``method`` at a layer with ``channels`` maps.
+
+    Every method starts from one forward and one backward pass (shared by a whole batch); Score-CAM then runs the
+    model once more per channel (those with a constant map are skipped, so this is an upper bound).
+    """
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; available: {', '.join(sorted(METHODS))}.")
+    return (1 + channels, 1) if method == "scorecam" else (1, 1)
