@@ -20,9 +20,7 @@ What runs the model, and what does not:
 from __future__ import annotations
 
 import collections
-import contextlib
 import difflib
-import logging
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -590,17 +588,14 @@ class Explorer:
         if rows is None:
             prepared = self._prepared(state.model, state.image)
             classes = [p.index for p in prepared.predictions]
-            with _quiet_retracing():
-                inputs = engine.gradient_inputs(model, np.repeat(prepared.batch, len(classes), axis=0), state.layer,
-                                                classes)
+            inputs = engine.gradient_inputs(model, np.repeat(prepared.batch, len(classes), axis=0), state.layer,
+                                            classes)
             self._count_gradient_call(len(classes))
             rows = {int(c): inputs.select(slice(i, i + 1)) for i, c in enumerate(inputs.class_indices)}
             self._gradient_cache.put(key, rows)
         if state.class_index not in rows:
             prepared = self._prepared(state.model, state.image)
-            with _quiet_retracing():
-                rows[state.class_index] = engine.gradient_inputs(model, prepared.batch, state.layer,
-                                                                 [state.class_index])
+            rows[state.class_index] = engine.gradient_inputs(model, prepared.batch, state.layer, [state.class_index])
             self._count_gradient_call(1)
             self._gradient_cache.put(key, rows)  # re-counts its size
         return rows[state.class_index]
@@ -671,23 +666,6 @@ class Explorer:
         """"crane (134)" -> "crane"; other labels unchanged."""
         head, _, tail = label.rpartition(" (")
         return head if head and tail.endswith(")") and tail[:-1].isdigit() else label
-
-
-class _DropRetracingWarnings(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-@contextlib.contextmanager
-def _quiet_retracing():
-    """Each layer has its own traced plan, so visiting layers one after another makes TensorFlow warn about
-    "retracing"; that is expected here and would only alarm learners, so that one message is dropped."""
-    logger, quiet = logging.getLogger("tensorflow"), _DropRetracingWarnings()
-    logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        logger.removeFilter(quiet)
 
 
 def _photo_samples() -> list[_ImageSource]:

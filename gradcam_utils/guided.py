@@ -162,8 +162,8 @@ class _GuidedPlan:
         self.model = model
         self.input_shape, self.num_classes = engine._model_shapes(model)
         _check_guided_activations(model)
-        spec = [tf.TensorSpec((None,) + self.input_shape, tf.float32), tf.TensorSpec((None,), tf.int32)]
-        self._traced = tf.function(self._compute, input_signature=spec)
+        self._traced = engine._traced(self._compute, tf.TensorSpec((None,) + self.input_shape, tf.float32),
+                                      tf.TensorSpec((None,), tf.int32))  # one trace, no AutoGraph, no false warnings
 
     @property
     def trace_count(self) -> int:
@@ -175,7 +175,7 @@ class _GuidedPlan:
         return np.asarray(grads, np.float32), used.numpy().astype(np.int64)
 
     def _compute(self, images, class_indices):
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(watch_accessed_variables=False) as tape:  # only the pixels: cheaper to trace
             tape.watch(images)
             logits = tf.cast(_guided_forward(self.model, images), tf.float32)
             num_classes = tf.shape(logits)[-1]

@@ -2,7 +2,6 @@
 committed notebooks show the unanswered placeholders (they must not give the answers away)."""
 
 import json
-import os
 import re
 from pathlib import Path
 
