@@ -56,10 +56,26 @@ def build(name: str) -> Path:
                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     for index, cell in enumerate(notebook.cells):
         cell["id"] = f"{name[:2]}-{index:02d}"  # stable ids keep diffs small
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
     notebook.metadata.pop("widgets", None)  # widget state holds random model ids; nbval skips widget views
     target = NOTEBOOKS / f"{name}.ipynb"
     nbformat.write(notebook, target)
     return target
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Join consecutive stdout (or stderr) chunks: how a kernel splits a stream varies from run to run, and would
+    otherwise show up as noise in the notebooks' diffs (nbval joins them too before comparing)."""
+    joined = []
+    for output in outputs:
+        previous = joined[-1] if joined else None
+        if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
+                and previous.name == output.name):
+            previous.text += output.text
+        else:
+            joined.append(output)
+    return joined
 
 
 def main(argv: list[str]) -> None:
