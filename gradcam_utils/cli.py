@@ -639,7 +639,7 @@ def explain_batch(batch: list[Loaded], settings: Settings) -> list[tuple[Explain
             warnings.simplefilter("ignore", EmptyHeatmapWarning)  # reported per image as "empty" instead
             result = engine.explain(bundle.model, inputs, settings.layer, settings.class_index, settings.method,
                                     normalize=True, batch_size=settings.batch_size)
-        logits = engine.class_logits(bundle.model, inputs, batch_size=settings.batch_size)
+        logits = result.logits  # every class's score from the same forward pass: no second pass for the top-k
     except (LayerError, ClassIndexError, UnsupportedModelError) as err:  # the same for every batch: stop
         raise UsageError(str(err)) from None
     except GradCAMError as err:

@@ -41,6 +41,7 @@ class GradCAMResult:
     empty: np.ndarray  # (B,) bool: True where the map had no positive evidence and is all zeros
     layer_name: str
     method: str
+    logits: np.ndarray | None = None  # (B, classes) float32: every class's pre-softmax score, from the same pass
 
 
 def explain(model: keras.Model, images, layer_name: str | None = None, class_index=None,
@@ -59,7 +60,8 @@ def explain(model: keras.Model, images, layer_name: str | None = None, class_ind
     _check_method(method)
     inputs = gradient_inputs(model, images, layer_name, class_index, batch_size=batch_size)
     heatmaps, empty = heatmaps_from(inputs, method, normalize, _stacklevel=4)  # warn at the line that called explain
-    return GradCAMResult(heatmaps, inputs.class_indices, inputs.scores, empty, inputs.layer_name, method)
+    return GradCAMResult(heatmaps, inputs.class_indices, inputs.scores, empty, inputs.layer_name, method,
+                         inputs.logits)
 
 
 def gradient_inputs(model: keras.Model, images, layer_name: str | None = None, class_index=None,
@@ -73,12 +75,13 @@ def gradient_inputs(model: keras.Model, images, layer_name: str | None = None, c
     plan = _get_plan(model, layer_name)
     batch = to_batch(images, plan.input_shape)
     wanted = _class_indices(class_index, len(batch), plan.num_classes)
-    activations, gradients, scores, used = plan.run(batch, wanted)
+    activations, gradients, logits, used = plan.run(batch, wanted)
+    scores = logits[np.arange(len(used)), used]
 
     def probabilities_of(inputs: np.ndarray) -> np.ndarray:
         return class_probabilities(model, inputs, batch_size=batch_size)
 
-    return CamInputs(activations, gradients, used, scores, batch, probabilities_of, plan.layer_name)
+    return CamInputs(activations, gradients, used, scores, batch, probabilities_of, plan.layer_name, logits)
 
 
 def heatmaps_from(inputs: CamInputs, method: str = "gradcam", normalize: bool = True,
@@ -279,14 +282,14 @@ class _GradientPlan:
         return self._traced.experimental_get_tracing_count()
 
     def run(self, images: np.ndarray, class_indices: np.ndarray):
-        acts, grads, scores, used, num_classes = self._traced(tf.constant(images), tf.constant(class_indices))
+        acts, grads, logits, used, num_classes = self._traced(tf.constant(images), tf.constant(class_indices))
         if self._disconnected:
             raise LayerError(f"The model's output does not depend on layer '{self.path[-1].name}' (it sits on a "
                              "branch that does not reach the output); pick a layer on the way to the prediction.")
         # Normally checked before the call; this catches models whose class count is only known at run time.
         _check_class_range(class_indices[class_indices != _TOP_CLASS], int(num_classes))
         return (np.asarray(acts, np.float32), np.asarray(grads, np.float32),
-                np.asarray(scores, np.float32), used.numpy().astype(np.int64))
+                np.asarray(logits, np.float32), used.numpy().astype(np.int64))
 
     def _compute(self, images, class_indices):
         # Only the chosen activations are watched (``_forward`` does it): the tape then records just the ops between
@@ -304,7 +307,7 @@ class _GradientPlan:
         self._disconnected = grads is None  # known while tracing: a fact of the graph, not of the data
         if grads is None:
             grads = tf.zeros_like(activations)
-        return tf.cast(activations, tf.float32), tf.cast(grads, tf.float32), scores, used, num_classes
+        return tf.cast(activations, tf.float32), tf.cast(grads, tf.float32), logits, used, num_classes
 
 
 def _traced(fn, *spec: tf.TensorSpec):

@@ -26,12 +26,13 @@ class CamInputs:
     images: np.ndarray | None = None  # (B, H, W, C) the preprocessed inputs, for methods that perturb them
     probabilities: Callable[[np.ndarray], np.ndarray] | None = None  # batch -> (N, classes) softmax, batched
     layer_name: str = ""
+    logits: np.ndarray | None = None  # (B, classes) every class's pre-softmax score, from the same forward pass
 
     def select(self, rows) -> CamInputs:
         """The same inputs for a subset of the images (an index array or slice)."""
         pick = (lambda a: None if a is None else a[rows])
         return CamInputs(self.activations[rows], self.gradients[rows], self.class_indices[rows], self.scores[rows],
-                         pick(self.images), self.probabilities, self.layer_name)
+                         pick(self.images), self.probabilities, self.layer_name, pick(self.logits))
 
 
 MethodFn = Callable[[CamInputs], np.ndarray]

@@ -34,6 +34,14 @@ def test_gradcam_equals_cam_on_a_gap_dense_head(images):
     assert result.heatmaps.dtype == np.float32 and result.heatmaps.shape == (4, 4, 4)
 
 
+def test_result_carries_every_class_logit_from_the_same_pass(images):
+    """The logits come from the gradient pass itself; reference: the model called directly (it outputs logits)."""
+    model = tiny_functional()
+    result = gc.explain(model, images, class_index=[2, 0, 1, 2])
+    np.testing.assert_allclose(result.logits, model(images).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.scores, result.logits[np.arange(4), [2, 0, 1, 2]], rtol=1e-6)
+
+
 def test_normalised_maps_lie_in_unit_range_with_max_one(images):
     maps = gc.compute_heatmaps(tiny_functional(), images)
     assert maps.min() >= 0 and np.allclose(maps.max(axis=(1, 2)), 1.0)
