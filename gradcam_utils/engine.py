@@ -186,31 +186,45 @@ def _get_plan(model: keras.Model, layer_name: str | None) -> _GradientPlan:
     plan = _cached_plan(model, layer_name)
     if plan is None:
         name = layer_lookup.default_layer_name(model) if layer_name is None else layer_name
-        plan = _cached_plan(model, name) or _GradientPlan(model, layer_lookup.find_layer_path(model, name), name)
-        for key_name in {layer_name, name}:
-            _PLAN_CACHE[(id(model), key_name)] = (weakref.ref(model), plan)
-        while len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
-            _PLAN_CACHE.popitem(last=False)
+        plan = cached_plan(model, name, lambda: _GradientPlan(model, layer_lookup.find_layer_path(model, name), name))
+        _file_plan(model, layer_name, plan)
     return plan
-
-
-def _cached_plan(model: keras.Model, layer_name: str | None) -> _GradientPlan | None:
-    key = (id(model), layer_name)
-    cached = _PLAN_CACHE.get(key)
-    if cached is None or cached[0]() is not model:  # ids can be reused after a model is freed
-        return None
-    _PLAN_CACHE.move_to_end(key)
-    return cached[1]
 
 
 def _get_logits_plan(model: keras.Model) -> _LogitsPlan:
-    plan = _cached_plan(model, _LOGITS)
+    return cached_plan(model, _LOGITS, lambda: _LogitsPlan(model))
+
+
+def cached_plan(model: keras.Model, key, build):
+    """The plan filed under (model, key), made by ``build()`` the first time. Plans are traced functions, costly
+    to make; the least recently used are dropped past ``_PLAN_CACHE_SIZE``. Other modules (guided backprop) file
+    their plans here under keys of their own, so ``clear_cache`` and ``forget_plans`` reach them too.
+    """
+    plan = _cached_plan(model, key)
     if plan is None:
-        plan = _LogitsPlan(model)
-        _PLAN_CACHE[(id(model), _LOGITS)] = (weakref.ref(model), plan)
-        while len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
-            _PLAN_CACHE.popitem(last=False)
+        plan = build()
+        _file_plan(model, key, plan)
     return plan
+
+
+def _cached_plan(model: keras.Model, key):
+    cached = _PLAN_CACHE.get((id(model), key))
+    if cached is None or cached[0]() is not model:  # ids can be reused after a model is freed
+        return None
+    _PLAN_CACHE.move_to_end((id(model), key))
+    return cached[1]
+
+
+def _file_plan(model: keras.Model, key, plan) -> None:
+    _PLAN_CACHE[(id(model), key)] = (weakref.ref(model), plan)
+    while len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
+        _PLAN_CACHE.popitem(last=False)
+
+
+def forget_plans(model: keras.Model) -> None:
+    """Drop every cached plan of ``model`` (a plan keeps its model, and so its weights, alive)."""
+    for key in [key for key, (ref, _) in _PLAN_CACHE.items() if ref() is model]:
+        del _PLAN_CACHE[key]
 
 
 def clear_cache() -> None:

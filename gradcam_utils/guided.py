@@ -29,7 +29,6 @@ per-image scores gives each image its own gradient.
 
 from __future__ import annotations
 
-import weakref
 
 import keras
 import numpy as np
@@ -145,13 +144,7 @@ def _guided(model: keras.Model, images, class_index) -> tuple[np.ndarray, np.nda
 
 
 def _get_guided_plan(model: keras.Model) -> _GuidedPlan:
-    plan = engine._cached_plan(model, _GUIDED)
-    if plan is None:
-        plan = _GuidedPlan(model)
-        engine._PLAN_CACHE[(id(model), _GUIDED)] = (weakref.ref(model), plan)
-        while len(engine._PLAN_CACHE) > engine._PLAN_CACHE_SIZE:
-            engine._PLAN_CACHE.popitem(last=False)
-    return plan
+    return engine.cached_plan(model, _GUIDED, lambda: _GuidedPlan(model))
 
 
 class _GuidedPlan:

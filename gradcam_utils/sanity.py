@@ -266,5 +266,4 @@ def _initializer_for(layer, variable):
 
 def _forget(model: keras.Model) -> None:
     """Drop the engine's cached plans (Grad-CAM, logits, guided) for ``model``."""
-    for key in [key for key, (ref, _) in engine._PLAN_CACHE.items() if ref() is model]:
-        del engine._PLAN_CACHE[key]
+    engine.forget_plans(model)
