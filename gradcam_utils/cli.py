@@ -644,7 +644,7 @@ def explain_batch(batch: list[Loaded], settings: Settings) -> list[tuple[Explain
         raise UsageError(str(err)) from None
     except GradCAMError as err:
         return [(f"Grad-CAM failed ({_one_line(err)})", None)] * len(batch)
-    probabilities = _softmax(logits)
+    probabilities = engine.softmax(logits)
     top = imagenet.decode(logits, top=settings.top, class_names=bundle.class_names)
     outcomes: list[tuple[Explained | str, np.ndarray | None]] = []
     for i, item in enumerate(batch):
@@ -671,11 +671,6 @@ def explain_batch(batch: list[Loaded], settings: Settings) -> list[tuple[Explain
             score=float(result.scores[i]), empty=bool(result.empty[i]),
             top=[(p.index, p.name, p.score) for p in top[i]]), overlay))
     return outcomes
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 # ----- contact sheet -----------------------------------------------------------------------------------------------

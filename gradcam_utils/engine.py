@@ -125,10 +125,13 @@ def class_logits(model: keras.Model, images, batch_size: int = 64) -> np.ndarray
 
 def class_probabilities(model: keras.Model, images, batch_size: int = 64) -> np.ndarray:
     """Softmax of ``class_logits``: (N, classes) probabilities, rows summing to 1."""
-    logits = class_logits(model, images, batch_size).astype(np.float64)
-    logits -= logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(logits)
-    return (probabilities / probabilities.sum(axis=1, keepdims=True)).astype(np.float32)
+    return softmax(class_logits(model, images, batch_size)).astype(np.float32)
+
+
+def softmax(logits) -> np.ndarray:
+    """Row-wise softmax of (N, classes) scores, in float64, shifted by each row's maximum so it cannot overflow."""
+    shifted = np.exp(np.asarray(logits, np.float64) - np.max(logits, axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def _finish(raw: np.ndarray, normalize: bool, stacklevel: int = 3) -> tuple[np.ndarray, np.ndarray]:

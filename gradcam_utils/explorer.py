@@ -574,8 +574,7 @@ class Explorer:
         logits = engine.class_logits(bundle.model, batch)
         self.stats.forward_passes += 1
         self.stats.prediction_passes += 1
-        shifted = logits[0].astype(np.float64) - logits[0].max()
-        probabilities = np.exp(shifted) / np.exp(shifted).sum()
+        probabilities = engine.softmax(logits)[0]
         predictions = bundle.decode(logits, top=min(self.top, len(bundle.class_names)))[0]
         return self._prepared_cache.put(key, _Prepared(pixels, batch, _read_only(probabilities), predictions))
 

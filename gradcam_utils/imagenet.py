@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .engine import softmax
 from .errors import GradCAMError
 
 NUM_CLASSES = 1000
@@ -72,11 +73,7 @@ def decode(logits, top: int = 5, from_logits: bool = True, class_names=None) -> 
         raise GradCAMError("The model outputs contain NaN or infinite values; check the input preprocessing.")
     if not 1 <= int(top) <= len(names):
         raise GradCAMError(f"top must be between 1 and {len(names)}; got {top}.")
-    probs = _softmax(array) if from_logits else array
+    probs = softmax(array) if from_logits else array
     order = np.argsort(-probs, axis=1, kind="stable")[:, :top]
     return [[Prediction(int(i), names[i], float(row[i])) for i in idx] for row, idx in zip(probs, order)]
 
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
