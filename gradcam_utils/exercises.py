@@ -8,6 +8,7 @@ in ``notebooks/solutions/``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,14 @@ class Feedback:
 
     def __repr__(self) -> str:
         return ("✓ " if self.correct else "✗ ") + self.message
+
+
+@functools.lru_cache(maxsize=None)
+def _model(name: str):
+    """The course's bundle ``name``, built once per session: a learner may run a check many times."""
+    from .zoo import load_model
+
+    return load_model(name)
 
 
 def _no_answer(answer) -> Feedback | None:
@@ -71,9 +80,8 @@ def check_misleading_marker_accuracy(answer) -> Feedback:
     if (empty := _no_answer(answer)) is not None:
         return empty
     from .synthetic import make_shapes
-    from .zoo import load_model
 
-    biased = load_model("shapes_biased")
+    biased = _model("shapes_biased")
     test = make_shapes(200, seed=11, cue="contradicting", cue_kind="color")
     expected = float((biased.predict(test.images).argmax(axis=1) == test.labels).mean())
     return _close(answer, expected, 0.005, "the accuracy (a fraction between 0 and 1)",
@@ -168,9 +176,8 @@ def check_espresso_probability(model_name: str, answer) -> Feedback:
     if (empty := _no_answer(answer)) is not None:
         return empty
     from .engine import class_probabilities
-    from .zoo import load_model
 
-    bundle = load_model(model_name)
+    bundle = _model(model_name)
     images = bundle.preprocess(bundle.load_images(DATA_DIR / "images" / "espresso.png"))
     expected = float(class_probabilities(bundle.model, images)[0, bundle.class_names.index("espresso")])
     return _close(answer, expected, 0.01, "the probability of 'espresso'",
@@ -183,9 +190,8 @@ def check_left_half_share(model_name: str, class_name: str, answer) -> Feedback:
         return empty
     from .engine import compute_heatmaps
     from .resize import upsample_heatmap
-    from .zoo import load_model
 
-    bundle = load_model(model_name)
+    bundle = _model(model_name)
     image = bundle.preprocess(bundle.load_images(DATA_DIR / "images" / "cat_and_espresso.png"))
     heatmap = compute_heatmaps(bundle.model, image, class_index=bundle.class_names.index(class_name))[0]
     up = upsample_heatmap(heatmap, bundle.input_size)
@@ -221,9 +227,8 @@ def check_layer_size(model_name: str, layer_name: str, answer) -> Feedback:
     if (empty := _no_answer(answer)) is not None:
         return empty
     from .layers import find_layer_path
-    from .zoo import load_model
 
-    layer = find_layer_path(load_model(model_name).model, layer_name)[-1]
+    layer = find_layer_path(_model(model_name).model, layer_name)[-1]
     expected = tuple(int(n) for n in layer.output.shape[1:3])
     try:
         given = tuple(int(n) for n in answer)
@@ -264,9 +269,8 @@ def check_marker_energy(answer) -> Feedback:
     from .engine import compute_heatmaps
     from .metrics import energy_pointing_game
     from .synthetic import make_shapes
-    from .zoo import load_model
 
-    biased = load_model("shapes_biased")
+    biased = _model("shapes_biased")
     batch = make_shapes(100, seed=12, cue="correlated", cue_kind="color")
     maps = compute_heatmaps(biased.model, biased.preprocess(batch.images), class_index=batch.labels)
     expected = float(energy_pointing_game(maps, batch.cue_masks).mean())
@@ -282,9 +286,8 @@ def check_scorecam_passes(answer) -> Feedback:
     if (empty := _no_answer(answer)) is not None:
         return empty
     from .methods import passes_per_image
-    from .zoo import load_model
 
-    channels = int(load_model("shapes_gap").model.get_layer("conv5_act").output.shape[-1])
+    channels = int(_model("shapes_gap").model.get_layer("conv5_act").output.shape[-1])
     expected = passes_per_image("scorecam", channels)[0]
     if answer == expected:
         return Feedback(True, f"Right: 1 + {channels} channels = {expected} forward passes per image.")
@@ -299,9 +302,8 @@ def check_lower_deletion(answer) -> Feedback:
     from .engine import compute_heatmaps
     from .faithfulness import deletion_curve
     from .synthetic import make_shapes
-    from .zoo import load_model
 
-    clean = load_model("shapes_gap")
+    clean = _model("shapes_gap")
     batch = make_shapes(100, seed=70)
     x, labels = clean.preprocess(batch.images[:20]), batch.labels[:20]
     gradcam = deletion_curve(clean.model, x, compute_heatmaps(clean.model, x, class_index=labels), labels,

@@ -39,7 +39,8 @@ def fit_head(model: keras.Model, images: np.ndarray, labels, epochs: int = 3, le
              batch_size: int = 32, seed: int = 0) -> list[float]:
     """Train ``model``'s trainable weights (the head) on preprocessed ``images``; returns the accuracy per epoch.
 
-    Seeded and with TensorFlow's deterministic ops, so a notebook gets the same numbers on every run.
+    Seeded and with TensorFlow's deterministic ops, so a notebook gets the same numbers on every run. (Op
+    determinism is a process-wide TensorFlow setting: it stays on for the rest of the session.)
     """
     labels = np.asarray(labels)
     if len(images) != len(labels):
