@@ -15,6 +15,7 @@ from .errors import (
     LayerError, PretrainedWeightsError, UnsupportedModelError, WeightsCacheWarning, WeightsUnavailableError,
 )
 from .faithfulness import average_drop, deletion_curve, increase_in_confidence, insertion_curve
+from .figures import explained_title, show_heatmaps
 from .guided import guided_backprop, guided_gradcam
 from .imagenet import Prediction, decode
 from .images import load_image
@@ -34,6 +35,8 @@ __all__ = [
     "increase_in_confidence", "insertion_curve",
     # images and overlays
     "COLORMAPS", "colorize", "load_image", "overlay_heatmap", "upsample_heatmap",
+    # figures
+    "explained_title", "show_heatmaps",
     # the article's functions
     "get_img_array", "make_gradcam_heatmap", "save_and_display_gradcam",
     # models

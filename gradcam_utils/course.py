@@ -1,8 +1,9 @@
 """Choices the course notebooks make about the machine they run on, in one place.
 
 Notebook 03 follows the article with Xception when its weights are on this machine and says plainly when it uses
-the embedded EfficientNet-Lite0 instead. The test command sets ``GRADCAM_COURSE_MODEL`` so that the committed
-outputs reproduce everywhere, whether or not a machine has the Xception weights cached.
+the embedded EfficientNet-Lite0 instead. The committed outputs are what a learner without the Xception weights sees.
+``GRADCAM_COURSE_MODEL=efficientnet_lite0`` (set by the test command) makes a machine that has the weights run the
+embedded model too, and print the very same sentence, so the outputs match there as well; no output names it.
 """
 
 from __future__ import annotations
@@ -27,8 +28,15 @@ def imagenet_model_choice() -> tuple[str, str]:
         if forced not in IMAGENET_MODELS or forced not in available_models():
             raise GradCAMError(f"{ENV_VAR}={forced!r} is not an ImageNet model of the course; use one of "
                                f"{', '.join(IMAGENET_MODELS)} or unset it.")
-        return forced, f"{forced}, fixed by the {ENV_VAR} environment variable."
+        return forced, _SENTENCES[forced]
     if xception.weights_available():
-        return "xception", "xception: its ImageNet weights are on this machine."
-    return "efficientnet_lite0", ("efficientnet_lite0: the Xception weights are not on this machine (no download "
-                                  "here), so the same steps run on the embedded ImageNet model.")
+        return "xception", _SENTENCES["xception"]
+    return "efficientnet_lite0", _SENTENCES["efficientnet_lite0"]
+
+
+# True whichever way the model was chosen (weights missing, or the choice fixed for a reproducible run).
+_SENTENCES = {
+    "xception": "xception: its ImageNet weights are on this machine.",
+    "efficientnet_lite0": ("efficientnet_lite0: the embedded ImageNet model, which needs no download. With the "
+                           "Xception weights on this machine, the same steps run on Xception."),
+}

@@ -5,12 +5,15 @@ Sources live in notebooks/src/NN_name.py in the "percent" format (reviewable as 
     # Some *markdown*, each line prefixed with "# ".
     # %%
     python_code()
+    # %% tags=["nbval-ignore-output"]
+    code_whose_output_nbval_does_not_compare()   (a cell tag, so no test marker sits in the code a learner reads)
 Run from the repository root:  .venv/bin/python scripts/build_notebooks.py [NN_name ...]
 Outputs must be deterministic (nbval compares them): seed everything, round printed floats, print no timings.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -25,7 +28,7 @@ SOURCES = NOTEBOOKS / "src"
 
 def parse(text: str) -> list:
     """Split percent-format text into nbformat cells."""
-    cells, kind, lines = [], None, []
+    cells, kind, lines, tags = [], None, [], []
 
     def flush():
         body = "\n".join(lines).strip("\n")
@@ -33,12 +36,16 @@ def parse(text: str) -> list:
             body = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.splitlines())
             cells.append(nbformat.v4.new_markdown_cell(body))
         elif kind == "code" and body:
-            cells.append(nbformat.v4.new_code_cell(body))
+            cell = nbformat.v4.new_code_cell(body)
+            if tags:
+                cell.metadata["tags"] = tags
+            cells.append(cell)
 
     for line in text.splitlines():
         if line.startswith("# %%"):
             flush()
             kind, lines = ("markdown" if "[markdown]" in line else "code"), []
+            tags = json.loads(line.split("tags=", 1)[1]) if "tags=" in line else []
         else:
             lines.append(line)
     flush()
