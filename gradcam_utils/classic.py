@@ -3,8 +3,10 @@
 Learners arrive with ``get_img_array``, ``make_gradcam_heatmap`` and ``save_and_display_gradcam`` from the Keras
 Grad-CAM example; this code runs as written. Where the original misbehaves, these versions are correct instead:
 
-- the map is ReLU'd *before* dividing by its maximum, and an all-negative map returns zeros with a warning, where
-  the original returns NaN;
+- the map is ReLU'd and then divided by the maximum of what is left. The original divides the ReLU'd map by the
+  maximum of the map *before* the ReLU: an all-negative map (no evidence for the class) then comes back as -0
+  everywhere, silently, and a map whose maximum is exactly 0 (all activations or all gradients zero) as 0/0 = NaN.
+  Here both come back as zeros with an ``EmptyHeatmapWarning``;
 - gradients are averaged over each image's own spatial positions (axes 1, 2), where the original's
   ``reduce_mean(axis=(0, 1, 2))`` mixes the whole batch into image 0's map;
 - a model ending in softmax is explained with its pre-softmax score without ``model.layers[-1].activation = None``
