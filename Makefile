@@ -16,8 +16,9 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 course: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG)
 
-# Strict nbval (not --nbval-lax) in this environment's kernel. GRADCAM_COURSE_MODEL fixes notebook 03's model,
-# so the committed outputs reproduce whether or not this machine has the Xception weights.
+# Strict nbval (not --nbval-lax) in this environment's kernel. The committed outputs are what a learner without the
+# Xception weights sees; GRADCAM_COURSE_MODEL makes a machine that has them print the same (plain
+# `pytest --nbval notebooks/` passes on a machine without them).
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 test: $(STAMP)
