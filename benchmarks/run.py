@@ -133,10 +133,11 @@ def forward_floor(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def article_gradcam():
-    """The article's ``make_gradcam_heatmap`` (tests/seed_article_code.py, verbatim): one image per call."""
-    import seed_article_code
+    """The article's ``make_gradcam_heatmap`` as it behaves (tests/article_reference.py, our reimplementation):
+    one image per call."""
+    import article_reference
 
-    return seed_article_code.make_gradcam_heatmap
+    return article_reference.make_gradcam_heatmap
 
 
 def tf_keras_vis_gradcam(model: keras.Model, layer: str):

@@ -1,5 +1,6 @@
 """The article's functions keep working, equal the article's code where it is right, and are right where it is not.
-Reference: the article's code kept verbatim in seed_article_code.py."""
+Reference: article_reference.py, our own reimplementation of the article's behaviour (quirks included), a second
+route written independently of gradcam_utils."""
 
 import warnings
 
@@ -9,7 +10,7 @@ import pytest
 from PIL import Image
 
 import gradcam_utils as gc
-import seed_article_code as article
+import article_reference as article
 from conftest import tiny_functional
 
 
@@ -90,3 +91,26 @@ def test_save_and_display_gradcam_writes_the_overlay(tmp_path):
     expected = gc.overlay_heatmap(pixels, heatmap, alpha=0.5)
     np.testing.assert_array_equal(saved, expected)
     assert not np.array_equal(saved[0, 0], saved[-1, -1])  # the hot corner differs from the cold one
+
+
+def test_article_overlay_stretches_the_whole_picture_and_ours_blends(tmp_path):
+    """By hand: jet(0) is (0, 0, 0.5). The article stretches those colours to (0, 0, 255), adds 0.4 of them to a
+    flat grey 100 photo, (100, 100, 202), and stretches that sum to 0..255: pure blue, the photo is gone. Ours blends
+    (1 - 0.4) * 100 + 0.4 * (0, 0, 128) = (60, 60, 111)."""
+    Image.fromarray(np.full((12, 16, 3), 100, np.uint8)).save(tmp_path / "grey.png")
+    cold = np.zeros((3, 4), np.float32)
+    np.testing.assert_array_equal(article.overlay(tmp_path / "grey.png", cold), np.full((12, 16, 3), (0, 0, 255)))
+    np.testing.assert_array_equal(gc.overlay_heatmap(tmp_path / "grey.png", cold, alpha=0.4),
+                                  np.full((12, 16, 3), (60, 60, 111)))
+
+
+def test_article_loads_nearest_neighbour_and_ours_bilinear(tmp_path):
+    """A 1-pixel checkerboard halved: nearest-neighbour keeps one colour of each 2x2 block (0 or 255), bilinear
+    averages it to the middle grey (by hand: (0 + 255 + 255 + 0) / 4 = 127.5; a few levels off at the border, where
+    PIL's filter is cut off)."""
+    board = (np.indices((8, 8)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    Image.fromarray(np.stack([board] * 3, axis=-1)).save(tmp_path / "board.png")
+    theirs = article.get_img_array(tmp_path / "board.png", size=(4, 4))
+    ours = gc.get_img_array(tmp_path / "board.png", size=(4, 4))
+    assert set(np.unique(theirs)) <= {0.0, 255.0}
+    assert np.abs(ours - 127.5).max() <= 3.0
