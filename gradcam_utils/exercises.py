@@ -117,7 +117,10 @@ def check_gradcam_function(gradcam_fn) -> Feedback:
     grads = rng.normal(size=(3, 4, 5, 6))
     expected = np.maximum(np.einsum("bhwk,bk->bhw", acts, grads.mean(axis=(1, 2))), 0)
     try:
-        got = np.asarray(gradcam_fn(acts.copy(), grads.copy()), dtype=float)
+        got = gradcam_fn(acts.copy(), grads.copy())
+        if got is None:  # the notebook's placeholder body (``return None``): not attempted yet
+            return _no_answer(None)
+        got = np.asarray(got, dtype=float)
     except Exception as err:  # a learner's function may fail in any way; say how
         return Feedback(False, f"Your function raised {type(err).__name__}: {err}")
     if got.shape != expected.shape:

@@ -6,6 +6,9 @@ Architecture (input 32x32 RGB in [0, 1], outputs logits for "red" and "blue"):
   conv2 (4x4, stride 4): averages each channel over 4x4 blocks -> an 8x8 map per channel; ReLU
   gap -> predictions: logit_red = 10 * mean(channel 0), logit_blue = 10 * mean(channel 1)
 So Grad-CAM at conv2_act has alpha_k^c = w_k^c / 64 and the map for "red" is (10/64) * the redness map.
+
+A pixel is never red and blue at once (redness and blueness cannot both be positive), but a 4x4 block can hold both
+colours: ``solid_and_striped_image`` builds such blocks, where the two classes compete (notebook 02, the softmax).
 """
 
 from __future__ import annotations
@@ -45,4 +48,22 @@ def two_squares_image(red_at=(4, 4), blue_at=(18, 18), red_side: int = 10, blue_
         if at is not None:
             y, x = at
             image[y:y + side, x:x + side] = colour
+    return image
+
+
+def solid_and_striped_image(solid_at=(4, 4), striped_at=(20, 20), side: int = 8, background: float = 0.5) -> np.ndarray:
+    """A grey 32x32 float image with a solid red square and a square of alternating one-pixel red and blue columns.
+
+    Corners are (y, x); at corners and sides that are multiples of 4, every 4x4 block of the striped square is half
+    red, half blue, so its redness and blueness averages are equal (0.25 each) and its blocks are evidence for both
+    classes alike.
+    """
+    if side <= 0:
+        raise ValueError(f"side must be a positive number of pixels; got {side}.")
+    image = np.full(INPUT_SIZE + (3,), background, np.float32)
+    y, x = solid_at
+    image[y:y + side, x:x + side] = (0.9, 0.1, 0.1)
+    y, x = striped_at
+    image[y:y + side, x:x + side] = (0.9, 0.1, 0.1)
+    image[y:y + side, x + 1:x + side:2] = (0.1, 0.1, 0.9)
     return image

@@ -67,6 +67,12 @@ def test_wrong_answers_are_rejected_with_a_message(check, wrong):
     assert not feedback and repr(feedback).startswith("✗") and len(feedback.message) > 20
 
 
+def test_a_gradcam_function_that_returns_none_is_not_an_answer_yet():
+    # 02's placeholder is a function whose body is ``return None``: the learner has not written it yet.
+    feedback = ex.check_gradcam_function(lambda a, g: None)
+    assert not feedback and "No answer yet" in feedback.message
+
+
 def test_batch_averaging_mistake_gets_a_specific_hint():
     feedback = ex.check_gradcam_function(
         lambda a, g: np.maximum(np.einsum("bhwk,k->bhw", a, g.mean(axis=(0, 1, 2))), 0))
