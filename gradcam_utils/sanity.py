@@ -46,6 +46,13 @@ class SanityResult:
     empty_gradcam: np.ndarray  # (steps, B) bool: the randomised model's Grad-CAM map was all zeros (NaN correlation)
     class_indices: np.ndarray  # (B,) the class explained at every step
     layer_name: str  # Grad-CAM's layer
+    seeds: tuple[int, ...] = (0,)  # one cascade per seed; the (steps, ...) arrays hold seed-major columns
+    maps: dict | None = None  # keep_maps=True: {"gradcam", "guided_backprop", "guided_gradcam"} -> (steps + 1, B, h, w)
+
+    @property
+    def images(self) -> int:
+        """Number of images per seed (the correlation arrays have ``images * len(seeds)`` columns)."""
+        return len(self.class_indices)
 
     @property
     def steps(self) -> int:
@@ -68,8 +75,9 @@ class SanityResult:
         columns = [key for key in rows[0] if key not in ("step", "randomised_down_to")]
         width = max(len("randomised down to"), *(len(r["randomised_down_to"]) for r in rows))
         head = f"{'step':>4}  {'randomised down to':<{width}}" + "".join(f"  {c:>15}" for c in columns)
-        lines = [f"Spearman rank correlation with the trained model's maps (mean over {self.gradcam.shape[1]} "
-                 f"image(s); Grad-CAM layer '{self.layer_name}')", head, "-" * len(head)]
+        over = f"{self.images} image(s)" + (f" x {len(self.seeds)} seeds" if len(self.seeds) > 1 else "")
+        lines = [f"Spearman rank correlation with the trained model's maps (mean over {over}; Grad-CAM layer "
+                 f"'{self.layer_name}')", head, "-" * len(head)]
         for r in rows:
             lines.append(f"{r['step']:>4}  {r['randomised_down_to']:<{width}}"
                          + "".join(f"  {r[c]:>15.3f}" for c in columns))
@@ -101,8 +109,8 @@ def randomized_copy(model: keras.Model, layer_names=(), seed: int = 0) -> keras.
 
 
 def cascading_randomization(model: keras.Model, images, layer_name: str | None = None, class_index=None,
-                            max_steps: int | None = None, seed: int = 0, guided_maps: bool = True,
-                            layers=None) -> SanityResult:
+                            max_steps: int | None = None, seed=0, guided_maps: bool = True,
+                            layers=None, keep_maps: bool = False) -> SanityResult:
     """Adebayo et al.'s cascading model-parameter randomisation test for Grad-CAM and the guided maps.
 
     Args:
@@ -112,15 +120,21 @@ def cascading_randomization(model: keras.Model, images, layer_name: str | None =
         class_index: None (each image's top class under the trained model), an int or one per image.
         max_steps: randomise at most this many layers (the top ones); None goes all the way to the input.
             Each step costs one Grad-CAM and one guided pass over the batch.
-        seed: seeds the re-initialisation.
+        seed: seeds the re-initialisation; a sequence of ints runs one cascade per seed on the same copy (put back
+            to the trained weights before each), and the correlation arrays get one column per (seed, image),
+            seed-major: ``result.gradcam.reshape(steps, len(seeds), B)``.
         guided_maps: also test Guided Backprop and Guided Grad-CAM (needs a ReLU network); False tests Grad-CAM only.
         layers: the layers to randomise, in order (names from ``weighted_layers``); default: all of them,
             output side first.
+        keep_maps: also return the maps compared (``result.maps``): index 0 the trained model's, index s after
+            step s, of the first seed. Grad-CAM at the layer's resolution; the guided maps as |map| summed over
+            the colour channels, at the input's.
 
     Returns:
         A SanityResult; ``print(result)`` or ``result.summary()`` shows the table.
     """
     _check_model(model)
+    seeds = _check_seeds(seed)
     order = weighted_layers(model) if layers is None else _check_names(model, layers)
     if max_steps is not None:
         if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1:
@@ -130,12 +144,22 @@ def cascading_randomization(model: keras.Model, images, layer_name: str | None =
         raise UnsupportedModelError(f"Model '{model.name}' has no layers with weights to randomise.")
     copy = _copy_model(model)
     try:
-        return _run(copy, images, layer_name, class_index, order, seed, guided_maps)
+        return _run(copy, images, layer_name, class_index, order, seeds, guided_maps, keep_maps)
     finally:
         _forget(copy)  # the copy's cached plans would keep it (and its weights) alive
 
 
-def _run(copy, images, layer_name, class_index, order, seed, guided_maps) -> SanityResult:
+def _check_seeds(seed) -> tuple[int, ...]:
+    many = not isinstance(seed, numbers.Integral)
+    values = list(seed) if many and isinstance(seed, (list, tuple, np.ndarray, range)) else [seed]
+    if not values or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in values):
+        raise GradCAMError(f"seed must be an int or a non-empty sequence of ints; got {seed!r}.")
+    if len(set(values)) != len(values):
+        raise GradCAMError(f"seeds must be distinct (a repeated seed repeats its cascade); got {seed!r}.")
+    return tuple(int(v) for v in values)
+
+
+def _run(copy, images, layer_name, class_index, order, seeds, guided_maps, keep_maps) -> SanityResult:
     batch = to_batch(images, engine._model_shapes(copy)[0])
     if guided_maps:
         try:
@@ -144,22 +168,31 @@ def _run(copy, images, layer_name, class_index, order, seed, guided_maps) -> San
             raise UnsupportedModelError(f"{err} Or pass guided_maps=False to test Grad-CAM alone.") from None
     reference = _maps(copy, batch, layer_name, class_index, guided_maps)
     classes, layer = reference["classes"], reference["layer"]
+    keys = ("gradcam", "guided_gradcam", "guided_backprop") if guided_maps else ("gradcam",)
     by_name = dict(_weighted(copy))
-    names_so_far, scores, empty = [], {key: [] for key in ("gradcam", "guided_gradcam", "guided_backprop")}, []
-    for position, name in enumerate(order):
-        _reinitialise(by_name[name], seed, position)
-        names_so_far.append(name)
-        maps = _maps(copy, batch, layer, classes, guided_maps)
-        empty.append(maps["empty"])
-        for key in scores:
-            if key in maps:
-                scores[key].append(_spearman(reference[key], maps[key]))
+    trained = {name: by_name[name].get_weights() for name in order}
+    scores = {key: np.empty((len(order), len(seeds), len(batch))) for key in keys}
+    empty = np.empty((len(order), len(seeds), len(batch)), bool)
+    kept = {key: [reference[key]] for key in keys} if keep_maps else None
+    for s, seed in enumerate(seeds):
+        for name in order:  # back to the trained weights: every seed starts its cascade from the same model
+            by_name[name].set_weights(trained[name])
+        for position, name in enumerate(order):
+            _reinitialise(by_name[name], seed, position)
+            maps = _maps(copy, batch, layer, classes, guided_maps)
+            empty[position, s] = maps["empty"]
+            for key in keys:
+                scores[key][position, s] = _spearman(reference[key], maps[key])
+                if keep_maps and s == 0:
+                    kept[key].append(maps[key])
+    flat = {key: value.reshape(len(order), -1) for key, value in scores.items()}
     return SanityResult(
-        layers=tuple(tuple(names_so_far[:i + 1]) for i in range(len(names_so_far))),
-        gradcam=np.array(scores["gradcam"]),
-        guided_gradcam=np.array(scores["guided_gradcam"]) if guided_maps else None,
-        guided_backprop=np.array(scores["guided_backprop"]) if guided_maps else None,
-        empty_gradcam=np.array(empty), class_indices=classes, layer_name=layer)
+        layers=tuple(tuple(order[:i + 1]) for i in range(len(order))),
+        gradcam=flat["gradcam"],
+        guided_gradcam=flat.get("guided_gradcam"),
+        guided_backprop=flat.get("guided_backprop"),
+        empty_gradcam=empty.reshape(len(order), -1), class_indices=classes, layer_name=layer, seeds=seeds,
+        maps={key: np.stack(value) for key, value in kept.items()} if keep_maps else None)
 
 
 def _maps(model, batch, layer_name, class_index, guided_maps) -> dict:
@@ -176,12 +209,20 @@ def _maps(model, batch, layer_name, class_index, guided_maps) -> dict:
 
 
 def _spearman(reference: np.ndarray, maps: np.ndarray) -> np.ndarray:
-    """(B,) Spearman rank correlation of each pair of maps; NaN where either map is constant."""
+    """(B,) Spearman rank correlation of each pair of maps; NaN where either map is constant.
+
+    Spearman's rho is Pearson's correlation of the ranks (ties get their average rank, as in scipy.stats.spearmanr);
+    computed for the whole batch at once.
+    """
+    a = stats.rankdata(reference.reshape(len(reference), -1), axis=1)
+    b = stats.rankdata(maps.reshape(len(maps), -1), axis=1)
+    a -= a.mean(axis=1, keepdims=True)
+    b -= b.mean(axis=1, keepdims=True)
+    norm = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
     out = np.full(len(reference), np.nan)
-    for i, (a, b) in enumerate(zip(reference, maps)):
-        a, b = a.ravel(), b.ravel()
-        if np.ptp(a) > 0 and np.ptp(b) > 0:
-            out[i] = stats.spearmanr(a, b).statistic
+    varied = (np.ptp(reference.reshape(len(reference), -1), axis=1) > 0) & (np.ptp(maps.reshape(len(maps), -1),
+                                                                                    axis=1) > 0)
+    out[varied] = np.clip((a * b).sum(axis=1)[varied] / norm[varied], -1.0, 1.0)
     return out
 
 

@@ -151,3 +151,49 @@ def test_model_without_weights_is_refused():
     model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.GlobalAveragePooling2D()])
     with pytest.raises(gc.UnsupportedModelError, match="no layers with weights"):
         cascading_randomization(model, np.zeros((1, 4, 4, 1), np.float32))
+
+
+def test_several_seeds_equal_separate_runs_and_maps_equal_independent_copies(shapes):
+    """Reference for the seeds: one run per seed on a fresh copy (so the copy really is put back to the trained
+    weights between seeds). Reference for the kept maps: randomized_copy with the same layers and seed, explained
+    with the public explain / guided_backprop."""
+    model, images = shapes
+    both = cascading_randomization(model, images[:3], max_steps=2, seed=[5, 6], keep_maps=True)
+    assert both.seeds == (5, 6) and both.images == 3 and both.gradcam.shape == (2, 6)
+    for s, seed in enumerate((5, 6)):
+        alone = cascading_randomization(model, images[:3], max_steps=2, seed=seed)
+        for key in ("gradcam", "guided_backprop", "guided_gradcam"):
+            np.testing.assert_allclose(getattr(both, key)[:, 3 * s:3 * s + 3], getattr(alone, key), atol=1e-6)
+    assert "3 image(s) x 2 seeds" in both.summary()
+    assert both.maps["gradcam"].shape == (3, 3, 16, 16) and both.maps["guided_backprop"].shape == (3, 3, 64, 64)
+    classes = both.class_indices
+    for step, names in enumerate([[], ["logits"], ["logits", "conv5"]]):
+        copy = randomized_copy(model, names, seed=5) if names else model
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", gc.EmptyHeatmapWarning)
+            expected = gc.explain(copy, images[:3], class_index=classes).heatmaps
+        np.testing.assert_allclose(both.maps["gradcam"][step], expected, atol=1e-5)
+        backprop = np.abs(guided.guided_backprop(copy, images[:3], classes)).sum(-1)
+        np.testing.assert_allclose(both.maps["guided_backprop"][step], backprop, rtol=1e-4, atol=1e-6)
+    assert cascading_randomization(model, images[:1], max_steps=1).maps is None
+
+
+def test_batched_spearman_equals_scipy_with_ties_and_flat_maps():
+    """Reference: scipy.stats.spearmanr pair by pair (average ranks for ties); a constant map gives NaN."""
+    from gradcam_utils.sanity import _spearman
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 4, size=(5, 6, 6)).astype(float)  # many ties
+    b = a + rng.normal(scale=1.0, size=a.shape)
+    b[4] = 2.0
+    got = _spearman(a, b)
+    for i in range(4):
+        assert got[i] == pytest.approx(stats.spearmanr(a[i].ravel(), b[i].ravel()).statistic, abs=1e-12)
+    assert np.isnan(got[4])
+
+
+@pytest.mark.parametrize("seed", [[], [1, 1], 1.5, [0, "a"], True])
+def test_bad_seeds_are_refused(seed, shapes):
+    model, images = shapes
+    with pytest.raises(gc.GradCAMError, match="seed"):
+        cascading_randomization(model, images[:1], max_steps=1, seed=seed)
