@@ -47,7 +47,8 @@ class SanityResult:
     class_indices: np.ndarray  # (B,) the class explained at every step
     layer_name: str  # Grad-CAM's layer
     seeds: tuple[int, ...] = (0,)  # one cascade per seed; the (steps, ...) arrays hold seed-major columns
-    maps: dict | None = None  # keep_maps=True: {"gradcam", "guided_backprop", "guided_gradcam"} -> (steps + 1, B, h, w)
+    maps: dict | None = None  # keep_maps=True: "gradcam", "guided_backprop", "guided_gradcam" (steps + 1, B, h, w),
+    #                           "logits" (steps + 1, B, classes); index 0 the trained model, of the first seed
 
     @property
     def images(self) -> int:
@@ -128,7 +129,7 @@ def cascading_randomization(model: keras.Model, images, layer_name: str | None =
             output side first.
         keep_maps: also return the maps compared (``result.maps``): index 0 the trained model's, index s after
             step s, of the first seed. Grad-CAM at the layer's resolution; the guided maps as |map| summed over
-            the colour channels, at the input's.
+            the colour channels, at the input's; ``"logits"`` (steps + 1, B, classes), each model's scores.
 
     Returns:
         A SanityResult; ``print(result)`` or ``result.summary()`` shows the table.
@@ -173,7 +174,7 @@ def _run(copy, images, layer_name, class_index, order, seeds, guided_maps, keep_
     trained = {name: by_name[name].get_weights() for name in order}
     scores = {key: np.empty((len(order), len(seeds), len(batch))) for key in keys}
     empty = np.empty((len(order), len(seeds), len(batch)), bool)
-    kept = {key: [reference[key]] for key in keys} if keep_maps else None
+    kept = {key: [reference[key]] for key in keys + ("logits",)} if keep_maps else None
     for s, seed in enumerate(seeds):
         for name in order:  # back to the trained weights: every seed starts its cascade from the same model
             by_name[name].set_weights(trained[name])
@@ -183,7 +184,8 @@ def _run(copy, images, layer_name, class_index, order, seeds, guided_maps, keep_
             empty[position, s] = maps["empty"]
             for key in keys:
                 scores[key][position, s] = _spearman(reference[key], maps[key])
-                if keep_maps and s == 0:
+            if keep_maps and s == 0:
+                for key in kept:
                     kept[key].append(maps[key])
     flat = {key: value.reshape(len(order), -1) for key, value in scores.items()}
     return SanityResult(
@@ -200,7 +202,7 @@ def _maps(model, batch, layer_name, class_index, guided_maps) -> dict:
         warnings.simplefilter("ignore", EmptyHeatmapWarning)  # a randomised model often has no evidence: recorded
         result = engine.explain(model, batch, layer_name, class_index)
     maps = {"gradcam": result.heatmaps, "empty": result.empty, "classes": result.class_indices,
-            "layer": result.layer_name}
+            "layer": result.layer_name, "logits": result.logits}
     if guided_maps:
         backprop = guided.guided_backprop(model, batch, result.class_indices)
         maps["guided_backprop"] = np.abs(backprop).sum(axis=-1)

@@ -173,6 +173,8 @@ def test_several_seeds_equal_separate_runs_and_maps_equal_independent_copies(sha
             warnings.simplefilter("ignore", gc.EmptyHeatmapWarning)
             expected = gc.explain(copy, images[:3], class_index=classes).heatmaps
         np.testing.assert_allclose(both.maps["gradcam"][step], expected, atol=1e-5)
+        np.testing.assert_allclose(both.maps["logits"][step], copy.predict(images[:3], verbose=0), rtol=1e-4,
+                                   atol=1e-4)
         backprop = np.abs(guided.guided_backprop(copy, images[:3], classes)).sum(-1)
         np.testing.assert_allclose(both.maps["guided_backprop"][step], backprop, rtol=1e-4, atol=1e-6)
     assert cascading_randomization(model, images[:1], max_steps=1).maps is None
