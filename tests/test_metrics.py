@@ -345,3 +345,59 @@ def test_metrics_do_not_modify_their_inputs():
     pointing_game(full, masks[0])
     weakly_supervised_box(full)
     np.testing.assert_array_equal(full, np.asarray(full).copy())
+
+
+# --- bootstrap confidence interval ----------------------------------------------------------
+
+
+def test_bootstrap_ci_matches_the_normal_approximation_on_a_large_sample():
+    """Reference: for a large sample the mean's 95% interval is mean +- 1.96 * sd / sqrt(n) (central limit)."""
+    from gradcam_utils.metrics import bootstrap_ci
+
+    values = np.random.default_rng(1).normal(3.0, 2.0, size=2000)
+    mean, low, high = bootstrap_ci(values, n=4000, seed=0)
+    half = 1.96 * values.std(ddof=1) / np.sqrt(len(values))
+    assert mean == pytest.approx(values.mean())
+    assert low == pytest.approx(mean - half, abs=0.1 * half) and high == pytest.approx(mean + half, abs=0.1 * half)
+    hits = np.arange(400) < 100  # a proportion of 0.25: the binomial interval p +- 1.96 sqrt(p(1-p)/n)
+    mean, low, high = bootstrap_ci(hits, n=4000)
+    half = 1.96 * np.sqrt(0.25 * 0.75 / 400)
+    assert mean == 0.25 and low == pytest.approx(0.25 - half, abs=0.1 * half)
+    assert high == pytest.approx(0.25 + half, abs=0.1 * half)
+
+
+def test_bootstrap_ci_hand_cases():
+    """Constant values: no spread. Two values 0 and 1: the resampled mean is 0, 0.5 or 1 with probabilities 1/4,
+    1/2, 1/4 (by hand), so the 95% interval runs from 0 to 1."""
+    from gradcam_utils.metrics import bootstrap_ci
+
+    assert bootstrap_ci([0.7] * 5) == pytest.approx((0.7, 0.7, 0.7))
+    assert bootstrap_ci(np.array([0.0, 1.0]), n=2000) == (0.5, 0.0, 1.0)
+    narrow = bootstrap_ci(np.array([0.0, 1.0]), n=2000, level=0.4)
+    assert narrow[1:] == (0.5, 0.5)  # the middle 40% of the resampled means is all 0.5 (probability 1/2)
+
+
+def test_bootstrap_ci_is_seeded_and_leaves_its_input_alone():
+    from gradcam_utils.metrics import bootstrap_ci
+
+    values = np.random.default_rng(2).uniform(size=50)
+    before = values.copy()
+    assert bootstrap_ci(values, seed=3) == bootstrap_ci(values, seed=3)
+    assert bootstrap_ci(values, seed=3) != bootstrap_ci(values, seed=4)
+    np.testing.assert_array_equal(values, before)
+
+
+@pytest.mark.parametrize("values, kwargs, message", [
+    ([1.0], {}, "at least two"),
+    (np.zeros((3, 2)), {}, "one number per image"),
+    ([1.0, np.nan], {}, "NaN"),
+    (["a", "b"], {}, "real numbers"),
+    ([1.0, 2.0], {"n": 0}, "positive int"),
+    ([1.0, 2.0], {"level": 1.0}, "level"),
+])
+def test_bootstrap_ci_rejects_bad_input(values, kwargs, message):
+    from gradcam_utils.errors import GradCAMError
+    from gradcam_utils.metrics import bootstrap_ci
+
+    with pytest.raises(GradCAMError, match=message):
+        bootstrap_ci(values, **kwargs)
