@@ -160,7 +160,7 @@ def check_counterfactual_square(answer) -> Feedback:
 # ----- 03 · the article's recipe on a real network ---------------------------------------------------------------
 
 def check_class_index(name: str, answer) -> Feedback:
-    """03, exercise 1: the ImageNet index of a class name (e.g. 'espresso')."""
+    """03, exercise 1: the ImageNet index of a class name (e.g. 'space shuttle')."""
     if (empty := _no_answer(answer)) is not None:
         return empty
     from .imagenet import class_names_cached

@@ -2,133 +2,358 @@
 # # 03 · Grad-CAM on a real ImageNet network: the article's recipe
 #
 # **Learning goals.** After this notebook you can:
-# 1. run the classic Keras recipe (`get_img_array` → `preprocess_input` → `make_gradcam_heatmap` →
-#    `save_and_display_gradcam`) on a pretrained network, and say what each step does;
-# 2. load a model as a *bundle* (model, preprocessing, class names, input size, Grad-CAM layer) that works
-#    offline;
-# 3. ask Grad-CAM about **any** class, and see that the maps of two classes in one picture point at different
+# 1. write the Grad-CAM recipe of the article yourself, step by step (gradient model, `GradientTape`, pooled
+#    gradients, weighted sum, ReLU, normalisation, overlay), and check it against the library's batched call;
+# 2. say where the article's code goes wrong (batch mixing, the order of ReLU and normalisation, logits printed as
+#    probabilities, nearest-neighbour resizing, the overlay's rescaling) and what the library does instead;
+# 3. see what the article's Xception looks like (input, Grad-CAM layer, size) even without its weights;
+# 4. ask Grad-CAM about **any** class, and measure that the maps of two classes in one picture sit on different
 #    objects.
 #
-# The article uses **Xception** (299×299, 88 MB of weights that Keras downloads once). When those weights are on
-# your machine (`gradcam-fetch-xception` on a connected machine, or `GRADCAM_XCEPTION_WEIGHTS=/path/to/file.h5`),
-# this notebook uses Xception. When they are not, it says so and runs the very same steps on
-# **EfficientNet-Lite0**, an ImageNet network whose weights ship inside a Python package, so a classroom without
-# internet can follow along. (The test command fixes the choice with `GRADCAM_COURSE_MODEL`, so the stored outputs
-# are the same on every machine; the outputs you see below come from that run.)
+# The article follows the Keras Grad-CAM example on **Xception** (Chollet, CVPR 2017), whose 88 MB of ImageNet
+# weights Keras downloads once. This notebook runs everywhere, also without internet, so its recipe runs on
+# **EfficientNet-Lite0** (Tan & Le, ICML 2019), an ImageNet network whose weights ship inside a Python package.
+# Section 3 builds Xception's architecture too, and says how to get its weights. Grad-CAM itself is from
+# Selvaraju et al. (ICCV 2017).
 
 # %%
 import gradcam_utils as gc  # first: it also quiets TensorFlow's start-up messages
 import numpy as np
+import matplotlib
 import matplotlib.pyplot as plt
-from gradcam_utils import get_img_array, make_gradcam_heatmap, save_and_display_gradcam
+import keras
+import tensorflow as tf
 from gradcam_utils.course import imagenet_model_choice
 
 MODEL, why = imagenet_model_choice()
 print("Model:", why)
 bundle = gc.load_model(MODEL)
-print(bundle.name, "| input", bundle.input_size, "| Grad-CAM layer:", bundle.last_conv_layer)
+model, layer_name = bundle.model, bundle.last_conv_layer
+print(bundle.name, "| input", bundle.input_size, "| Grad-CAM layer:", layer_name)
 
 # %% [markdown]
 # ## 1. The recipe, step by step
-# `get_img_array` loads and resizes the photo into a batch of one with values 0–255; the model's own
-# preprocessing then scales it (EfficientNet-Lite: $(x-127)/128$; Xception: $x/127.5-1$).
+# **Step 0: the picture.** `get_img_array` loads the photo, resizes it to the model's input and adds a batch axis
+# (values 0–255); the model's own preprocessing then scales it (EfficientNet-Lite: $(x-127)/128$; Xception:
+# $x/127.5-1$). Our bundles output **logits**, the scores before the softmax; the softmax turns them into
+# probabilities.
 
 # %%
 img_path = "../data/images/cat.png"
-img_array = bundle.preprocess_fn(get_img_array(img_path, size=bundle.input_size))
-logits = bundle.model(img_array, training=False)
-for index, name, score in bundle.decode(logits, top=3)[0]:
-    print(f"{index:4d} {name:15s} {score:.2f}")
+img_array = bundle.preprocess_fn(gc.get_img_array(img_path, size=bundle.input_size))
+logits = model(img_array, training=False).numpy()
+probabilities = tf.nn.softmax(logits).numpy()
+print("batch", img_array.shape)
+for index in np.argsort(-logits[0])[:3]:
+    print(f"{bundle.class_names[index]:13s} logit {logits[0, index]:5.2f}   probability {probabilities[0, index]:.2f}")
+top = int(np.argmax(logits[0]))
+assert logits[0, top] > 10 and probabilities[0, top] < 1, "the text below: the logit is above 10, not a probability"
 
 # %% [markdown]
-# The article removes the softmax with `model.layers[-1].activation = None` before computing the map. Our
-# bundles already output **logits**, and `make_gradcam_heatmap` would read the pre-softmax score even from a
-# softmax model, so that line is not needed (and it would change the model for everyone using it).
+# The article removes the softmax with `model.layers[-1].activation = None` and then prints
+# `decode_predictions(preds)`. After that line the model outputs logits, so what it prints as a "score" is the
+# logit (here above 10), not a probability (at most 1). `bundle.decode` applies the softmax first.
+#
+# **Step 1: a gradient model.** One model from the input to two outputs: the feature maps $A$ of the Grad-CAM layer
+# (the last convolutional layer) and the class scores.
 
 # %%
-heatmap = make_gradcam_heatmap(img_array, bundle.model, bundle.last_conv_layer)
-print("heatmap", heatmap.shape, f"values from {heatmap.min():.2f} to {heatmap.max():.2f}")
-plt.matshow(heatmap); plt.title("Grad-CAM at the layer's resolution"); plt.show()
+grad_model = keras.Model(model.input, [model.get_layer(layer_name).output, model.output])
+print("outputs:", [tuple(t.shape) for t in grad_model.outputs])
 
 # %% [markdown]
-# The map is coarse: one value per position of the last conv layer (7×7 here, 10×10 for Xception). For display
-# it is upsampled **bilinearly** to the photo's size, coloured, and blended over it.
+# **Step 2: record the forward pass and differentiate.** `tf.GradientTape` watches the computation; we pick the
+# top class and ask for the gradient of its score (the logit $y^c$) with respect to every value of $A$.
 
 # %%
-cam_path = save_and_display_gradcam(img_path, heatmap, cam_path="outputs/cat_gradcam.jpg", alpha=0.4)
+with tf.GradientTape() as tape:
+    features, scores = grad_model(img_array, training=False)
+    class_index = int(tf.argmax(scores[0]))
+    class_score = scores[:, class_index]
+grads = tape.gradient(class_score, features)
+print("explaining", repr(bundle.class_names[class_index]), "| A", tuple(features.shape), "| dy/dA", tuple(grads.shape))
 
 # %% [markdown]
-# ## 2. Grad-CAM answers "why *this* class?"
+# **Step 3: pool the gradients** into one weight per channel, $\alpha_k = \frac{1}{Z}\sum_{i,j}
+# \partial y^c / \partial A^k_{ij}$: the mean over each image's own positions, axes 1 and 2. (The article averages
+# over axes (0, 1, 2): with several images in the batch, that mixes all their gradients into one set of weights.)
+
+# %%
+weights = tf.reduce_mean(grads, axis=(1, 2))  # (batch, channels)
+print("weights", tuple(weights.shape), f"| from {float(tf.reduce_min(weights)):.4f} to {float(tf.reduce_max(weights)):.4f}")
+
+# %% [markdown]
+# **Step 4: the weighted sum** of the feature maps, $\sum_k \alpha_k A^k$: one value per position of the layer.
+
+# %%
+raw_map = tf.einsum("bhwk,bk->bhw", features, weights).numpy()
+print("raw map", raw_map.shape, f"| from {raw_map.min():.3f} to {raw_map.max():.3f}")
+
+# %% [markdown]
+# **Step 5: ReLU, then normalise.** Keep only the positive evidence, $\max(\cdot, 0)$, then divide by the maximum of
+# what is left, so the peak is 1. The article divides by the maximum taken *before* the ReLU:
+# `max(map, 0) / max(map)`. On a map with positive values that is the same thing; on the two maps below it is not.
+# A map with no positive value (no evidence for the class) comes back as -0 everywhere, without a warning; a map
+# whose maximum is exactly 0 comes back as 0/0 = NaN.
+
+# %%
+heatmap = np.maximum(raw_map, 0) / np.maximum(raw_map, 0).max()
+no_evidence, flat_top = np.array([-1.0, -2.0]), np.array([0.0, -1.0])
+with np.errstate(invalid="ignore"):
+    for name, m in [("all negative", no_evidence), ("maximum 0", flat_top)]:
+        print(f"{name:12s} article: {np.maximum(m, 0) / m.max()}")
+assert np.signbit(np.maximum(no_evidence, 0) / no_evidence.max()).all()  # -0, as the text says
+with np.errstate(invalid="ignore"):
+    assert np.isnan(np.maximum(flat_top, 0) / flat_top.max()).any()  # NaN, as the text says
+
+# %% [markdown]
+# The library returns zeros for both and warns (`EmptyHeatmapWarning`). **The same map from the library:** its
+# batched call runs steps 1–5 for any number of images at once. It must give the very map we just built.
+
+# %%
+library_map = gc.compute_heatmaps(model, img_array, layer_name=layer_name)
+same_via_article_name = gc.make_gradcam_heatmap(img_array, model, layer_name)
+difference = max(np.abs(library_map - heatmap).max(), np.abs(same_via_article_name - heatmap[0]).max())
+print(f"max |library - ours| = {difference:.1e}")
+assert difference < 1e-5, "the text says the library computes the same map"
+
+# %% [markdown]
+# The map is coarse: one value per position of the Grad-CAM layer, 7×7 here (10×10 for Xception).
+
+# %%
+fig, ax = plt.subplots(figsize=(3.6, 3))
+ax.imshow(heatmap[0], cmap="jet", vmin=0, vmax=1)
+ax.set_title(gc.explained_title(bundle.class_names[class_index], float(class_score[0]),
+                                predicted=bundle.class_names[top]), fontsize=9)
+gc.figures.add_colorbar(fig, ax)
+plt.show()
+
+# %% [markdown]
+# ## 2. The overlay: the library's and the article's
+# **Step 6: overlay.** The library upsamples the *map* bilinearly to the photo's size, colours it with jet, and
+# blends: $(1-\alpha)\,\text{photo} + \alpha\,\text{colour}$ with $\alpha = 0.4$. The article does it the other way
+# round: it colours the 7×7 map first (`np.uint8(255 * heatmap)` indexes jet's colours), resizes the *coloured*
+# picture with PIL's default resampler (bicubic), adds $0.4 \times$ colours on top of the photo, and `array_to_img`
+# stretches the sum so that its minimum becomes 0 and its maximum 255. Both, in a few lines:
+
+# %%
+photo = gc.load_image(img_path)  # the photo at its own size, as both overlays use it
+jet_colours = matplotlib.colormaps["jet"](np.arange(256))[:, :3]
+
+def article_style_overlay(photo, heatmap, alpha=0.4):
+    small = keras.utils.array_to_img(jet_colours[np.uint8(255 * heatmap)])  # colour the 7x7 map first
+    coloured = keras.utils.img_to_array(small.resize(photo.shape[1::-1]))  # then resize the colours (bicubic)
+    total = photo + alpha * coloured
+    return np.asarray(keras.utils.array_to_img(total)), coloured, total  # min -> 0, max -> 255
+
+article_picture, article_colours, total = article_style_overlay(photo, heatmap[0])
+library_picture = gc.overlay_heatmap(photo, heatmap[0], alpha=0.4)
+
+# %%
+title = gc.explained_title(bundle.class_names[class_index], float(class_score[0]), predicted=bundle.class_names[top])
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+for ax, picture, how in zip(axes, [library_picture, article_picture], ["library", "article"]):
+    ax.imshow(picture); ax.set_title(f"{how}: {title}", fontsize=9); ax.axis("off")
+gc.figures.add_colorbar(fig, axes)
+plt.show()
+
+# %% [markdown]
+# Why they differ, in two numbers. First, the article's stretch multiplies the *whole* picture by
+# $255 / (\max - \min)$ of the sum, a factor that depends on the photo and the map; the library's weights are fixed
+# (0.6 for the photo, 0.4 for the colour). Second, resizing colours mixes neighbouring cells' colours, and a mix of
+# two jet colours is usually not a jet colour: those pixels cannot be read off the colour bar.
+
+# %%
+stretch = 255 / (total.max() - total.min())
+palette = np.round(jet_colours * 255)
+def share_off_the_colour_bar(colours, tolerance=20):
+    distance = np.linalg.norm(colours.reshape(-1, 1, 3)[::5] - palette, axis=-1).min(axis=1)
+    return (distance > tolerance).mean()
+library_colours = gc.overlay.colorize(gc.upsample_heatmap(heatmap[0], photo.shape[:2])).astype(np.float32)
+off_article, off_library = share_off_the_colour_bar(article_colours), share_off_the_colour_bar(library_colours)
+print(f"article: photo and colours both multiplied by {stretch:.2f} (photo weight {stretch:.2f}, colour weight {0.4 * stretch:.2f})")
+print(f"pixels whose colour is not on the jet colour bar: article {off_article:.0%}, library {off_library:.0%}")
+assert stretch < 1 and off_article > 0.1 and off_library == 0, "the text says the article dims and mixes colours"
+
+# %% [markdown]
+# **Resizing the input.** The article's `get_img_array` calls Keras' `load_img`, which resizes
+# **nearest-neighbour** unless told `interpolation=...`: it keeps one pixel in each block and drops the others. The
+# library's `get_img_array` resizes bilinearly. Same photo, same class:
+
+# %%
+nearest = keras.utils.img_to_array(keras.utils.load_img(img_path, target_size=bundle.input_size))
+bilinear = gc.get_img_array(img_path, size=bundle.input_size)[0]
+both = gc.explain(model, bundle.preprocess_fn(np.stack([nearest, bilinear])), class_index=class_index)
+pixel_change = np.abs(nearest - bilinear).mean()
+map_change = np.abs(both.heatmaps[0] - both.heatmaps[1]).max()
+print(f"mean pixel difference {pixel_change:.1f} of 255 | logits {both.scores[0]:.2f} vs {both.scores[1]:.2f}"
+      f" | largest map difference {map_change:.2f}")
+assert 2 < pixel_change < 4 and 0.05 < map_change < 0.2, "the text below: about 3 per pixel, about a tenth"
+
+# %% [markdown]
+# A small change to the input (about 3 of 255 per pixel on average) moves the map by up to a tenth of its range.
+#
+# ## 3. The article's Xception, without its weights
+# Xception's *architecture* comes with Keras; only its trained weights need the download. `weights=None` builds the
+# network with random weights: the right shapes, no knowledge. (Seeded, so it is the same network on every run.)
+
+# %%
+keras.utils.set_random_seed(0)
+xception = keras.applications.Xception(weights=None, classifier_activation=None)
+xception_layer = xception.get_layer("block14_sepconv2_act")
+print("input", xception.input_shape, "| Grad-CAM layer", xception_layer.name, "output", xception_layer.output.shape)
+print(f"parameters: {xception.count_params():,}")
+assert xception_layer.output.shape[1:] == (10, 10, 2048) and xception.count_params() == 22_910_480
+
+# %% [markdown]
+# A 299×299 picture goes in; the Grad-CAM layer sees it as a 10×10 grid of 2048 channels. The same recipe runs on it,
+# step for step (here in one cell: steps 1–5):
+
+# %%
+x_img = keras.applications.xception.preprocess_input(gc.get_img_array(img_path, size=(299, 299)))
+x_grad_model = keras.Model(xception.input, [xception_layer.output, xception.output])
+with tf.GradientTape() as tape:
+    x_features, x_scores = x_grad_model(x_img, training=False)
+    x_class = int(tf.argmax(x_scores[0]))
+    x_score = x_scores[:, x_class]
+x_grads = tape.gradient(x_score, x_features)
+x_raw = tf.einsum("bhwk,bk->bhw", x_features, tf.reduce_mean(x_grads, axis=(1, 2))).numpy()
+x_map = np.maximum(x_raw, 0) / max(np.maximum(x_raw, 0).max(), 1e-12)
+x_probability = float(tf.nn.softmax(x_scores)[0, x_class])
+print("Xception map", x_map.shape)
+
+# %% tags=["nbval-ignore-output"]
+print(f"untrained Xception's top class: {bundle.class_names[x_class]!r}, p = {x_probability:.4f} (1/1000 = 0.0010)")
+x_lowest = float(tf.reduce_min(tf.nn.softmax(x_scores)))
+assert x_lowest > 0.0009 and x_probability < 0.0011, "the text says every class gets about 1/1000"
+
+# %% [markdown]
+# The untrained network gives its top class a probability of about 1/1000, the same as any other class: its top class
+# is arbitrary (which one depends on the random numbers, so this cell's output may differ on your machine), and so is
+# the map below. **This map is meaningless**: it shows where random filters respond, not what a trained network
+# looks at. With the weights, the same cells give the article's result. To get them: run `gradcam-fetch-xception` on
+# a machine with internet (it saves the 88 MB file in Keras' cache), or copy the file
+# `xception_weights_tf_dim_ordering_tf_kernels.h5` and point `GRADCAM_XCEPTION_WEIGHTS=/path/to/file.h5` at it, or
+# call `gc.load_model("xception", weights_path="/path/to/file.h5")`. With the weights on the machine, the first cell
+# of this notebook picks Xception by itself.
+
+# %%
+x_photo = gc.load_image(img_path, size=(299, 299))
+x_title = f"map of '{bundle.class_names[x_class]}' (p={x_probability:.4f})\npredicted '{bundle.class_names[x_class]}'"
+fig, axes = gc.show_heatmaps(x_photo, x_map, [x_title + "\nrandom weights: meaningless"], panel_size=3.2)
+plt.show()
+
+# %% [markdown]
+# ## 4. Grad-CAM answers "why *this* class?"
 # A picture with a cat on the left and an espresso cup on the right. The model's top classes are cats, but we can
-# ask about any class. `gc.explain` takes a batch and one class per image, and reports the class and score it
-# explained.
+# ask about any class: we look classes up by name in `bundle.class_names`. `gc.explain` takes a batch and one class
+# per image, and reports each class's score (its logit) and all logits (their argmax is the prediction).
 
 # %%
 two = bundle.load_images("../data/images/cat_and_espresso.png")  # squeezed to 224x224 for the model
 original = gc.load_image("../data/images/cat_and_espresso.png")     # 448x224, for display
-print([f"{name} {score:.2f}" for _, name, score in bundle.decode(bundle.predict(two), top=4)[0]])
-classes = [285, 967]  # Egyptian cat, espresso
-result = gc.explain(bundle.model, bundle.preprocess(np.repeat(two, 2, axis=0)), class_index=classes)
-fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-for ax, heatmap, c in zip(axes, result.heatmaps, result.class_indices):
-    ax.imshow(gc.overlay_heatmap(original, heatmap, alpha=0.5)); ax.set_title(bundle.class_names[c]); ax.axis("off")
+print([f"{p.name} {p.score:.2f}" for p in bundle.decode(bundle.predict(two), top=4)[0]])
+asked = ["Egyptian cat", "espresso"]
+result = gc.explain(model, bundle.preprocess(np.repeat(two, 2, axis=0)),
+                    class_index=[bundle.class_names.index(name) for name in asked])
+predicted = [bundle.class_names[i] for i in result.logits.argmax(axis=1)]
+titles = [gc.explained_title(n, s, predicted=p) for n, s, p in zip(asked, result.scores, predicted)]
+fig, axes = gc.show_heatmaps(np.repeat(original[np.newaxis], 2, axis=0), result.heatmaps, titles, panel_size=3.6)
 plt.show()
 
 # %% [markdown]
-# How much of each map lies on the left half? (The paper calls this kind of number an *energy* measure.)
+# How much of each map lies on the cat's half (the left half)? This is the share of the map's total "energy" inside a
+# region, the energy-based pointing game of the Score-CAM paper (Wang et al., CVPR Workshops 2020).
 
 # %%
-for heatmap, c in zip(result.heatmaps, result.class_indices):
-    up = gc.upsample_heatmap(heatmap, bundle.input_size)
-    print(f"{bundle.class_names[c]:13s} share of the map on the cat's half: {up[:, :112].sum() / up.sum():.2f}")
+shares = {}
+for name, heatmap_of_class in zip(asked, result.heatmaps):
+    up = gc.upsample_heatmap(heatmap_of_class, bundle.input_size)
+    shares[name] = up[:, :112].sum() / up.sum()
+    print(f"{name:13s} share of the map on the cat's half: {shares[name]:.2f}")
+assert shares["Egyptian cat"] > 0.8 and shares["espresso"] < 0.2, "the text says the maps sit on different objects"
 
 # %% [markdown]
-# ## 3. Several photos at once
+# The cat's map lies almost entirely on the left half, the espresso map mostly on the right: one picture, two
+# questions, two different answers.
+#
+# ## 5. Several photos at once
 # One call explains a whole batch, each photo with its own top class: one forward and one backward pass.
 
 # %%
 names = ["cat.png", "espresso.png", "astronaut.png", "grace_hopper.jpg"]
 photos = bundle.load_images(*[f"../data/images/{n}" for n in names])
-batch = gc.explain(bundle.model, bundle.preprocess(photos))
-fig, axes = plt.subplots(1, 4, figsize=(12, 3))
-for ax, photo, heatmap, c in zip(axes, photos, batch.heatmaps, batch.class_indices):
-    ax.imshow(gc.overlay_heatmap(photo, heatmap)); ax.set_title(bundle.class_names[c]); ax.axis("off")
+batch = gc.explain(model, bundle.preprocess(photos))
+top_names = [bundle.class_names[c] for c in batch.class_indices]
+titles = [gc.explained_title(n, s, predicted=n) for n, s in zip(top_names, batch.scores)]
+fig, axes = gc.show_heatmaps(photos, batch.heatmaps, titles, ncols=4)
 plt.show()
+next_guesses = [bundle.class_names[i] for i in np.argsort(-batch.logits[2])[1:3]]
+print("top classes:", top_names, "| the astronaut's next guesses:", next_guesses)
+assert top_names[2] == "bobsled" and next_guesses == ["football helmet", "go-kart"], "the text below says so"
 
 # %% [markdown]
-# The astronaut is a "bobsled" to this network: Grad-CAM explains the *model*, right or wrong. The map sits on
-# the suit and helmet, a hint of what the model took for bobsled gear. Reading wrong predictions like this is the
-# topic of the applications notebook.
+# The astronaut is a "bobsled" to this network: Grad-CAM explains the *model*, right or wrong. Where the map is hot
+# is what the model used as evidence for "bobsled" (its next guesses are "football helmet" and "go-kart"). Reading
+# wrong predictions like this is the topic of the applications notebook.
+#
+# > **Notes on the article.** The article is a friendly, working introduction; a few of its words and lines are
+# > worth correcting.
+# > - Its comments call two steps "transfer learning" (転移学習): removing the softmax
+# >   (`model.layers[-1].activation = None`) and taking the gradient. Neither is transfer learning, which means
+# >   reusing a network trained on one task for a new one by training (part of) it again on new data, as notebook 06
+# >   does in section 4. Removing the softmax just reads the scores before it; the gradient step is Grad-CAM itself.
+# > - It averages the gradients over the batch as well (step 3), divides by the maximum before the ReLU (step 5: -0
+# >   or NaN), prints logits as if they were probabilities (step 0), resizes the input nearest-neighbour and stretches
+# >   the overlay (section 2).
+# > - The library keeps the article's function names and fixes these: per-image gradients, ReLU before normalising
+# >   (with a warning for empty maps), logits read without editing your model, bilinear resizing of the input and of
+# >   the map, and a fixed blend.
 #
 # ## Summary
-# - The article's three functions run unchanged on top of the library; they are batched and fixed underneath.
-# - A bundle carries what a model needs: preprocessing, class names, input size, Grad-CAM layer.
+# - Grad-CAM is six short steps: gradient model, tape, pooled gradients, weighted sum, ReLU and normalisation,
+#   overlay. Written by hand, they give the library's map to within 1e-5.
+# - The order of small steps matters: normalising before the ReLU, colouring before resizing and stretching the
+#   blend all change what you see.
+# - Without its trained weights, a network's Grad-CAM map means nothing; the architecture alone is not the model.
 # - Grad-CAM is class-discriminative: in one picture, the cat's map and the cup's map sit on different objects.
 #
 # ## Exercises
-# Try first; worked solutions are in `solutions/03_gradcam_on_a_real_network.md`.
+# Try first; worked solutions are in `solutions/03_gradcam_on_a_real_network.md`. Before each one, write down your
+# guess.
 #
-# **1.** What is the ImageNet class index of `"espresso"`? (Look it up in the bundle, don't type it from memory.)
+# **1.** The astronaut is a "bobsled" to the model. What is the ImageNet class index of `"space shuttle"`? (Look it
+# up in the bundle, don't type it from memory.)
 
 # %%
 from gradcam_utils.exercises import check_class_index, check_espresso_probability, check_left_half_share
 
-espresso_index = None   # your code here
-check_class_index("espresso", espresso_index)
+shuttle_index = None   # your code here
+check_class_index("space shuttle", shuttle_index)
 
 # %% [markdown]
-# **2.** Which probability does the model give "espresso" on `../data/images/espresso.png`?
+# **2.** Which probability does the model give "espresso" on `../data/images/espresso.png`? Guess first: above or
+# below 0.5? (The figure of section 5 shows its logit, not its probability.)
 
 # %%
 espresso_probability = None   # your code here
 check_espresso_probability(bundle.name, espresso_probability)
 
 # %% [markdown]
-# **3.** Which share of the upsampled "tabby" map lies on the left half of `cat_and_espresso.png`?
+# **3.** Which share of the upsampled "tabby" map lies on the left half of `cat_and_espresso.png`? Guess first:
+# closer to the cat's share or to the espresso's?
 
 # %%
 tabby_share = None   # your code here
 check_left_half_share(bundle.name, "tabby", tabby_share)
 
 # %% [markdown]
+# ## References
+# - Selvaraju, Cogswell, Das, Vedantam, Parikh, Batra. "Grad-CAM: Visual Explanations from Deep Networks via
+#   Gradient-based Localization." ICCV 2017.
+# - Chollet. "Xception: Deep Learning with Depthwise Separable Convolutions." CVPR 2017.
+# - Tan, Le. "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks." ICML 2019.
+# - Wang, Wang, Du, Yang, Zhang, Ding, Mardziel, Hu. "Score-CAM: Score-Weighted Visual Explanations for
+#   Convolutional Neural Networks." CVPR Workshops 2020.
+#
 # Next: how to turn a heatmap into a picture you can trust (upsampling, colormaps, opacity).
