@@ -140,3 +140,9 @@ def _load_shapes_gap(path=None) -> ModelBundle:
 @register_model("shapes_biased", "The same network trained with a class-coloured marker: right for the wrong reason")
 def _load_shapes_biased(path=None) -> ModelBundle:
     return _load_teaching_model("shapes_biased", path)
+
+
+@register_model("shapes_flat", "The course's shapes classifier with a Flatten + Dense head, not GAP: where Grad-CAM, "
+                "HiResCAM, Grad-CAM++ and LayerCAM differ")
+def _load_shapes_flat(path=None) -> ModelBundle:
+    return _load_teaching_model("shapes_flat", path)
