@@ -723,8 +723,9 @@ def run_suite(cases: list[ModelCase], scorecam_cases: list[tuple] = (), explorer
     memory probes (default: ours and the forward pass at the largest batch, tf-keras-vis at 8).
     """
     with warnings.catch_warnings():
-        # The article's code (tests/article_reference.py reproduces it) wraps model.inputs in a list, and Keras says so on every call; random
-        # inputs often have no positive evidence at a middle layer. Neither is what is measured.
+        # The article's code (tests/article_reference.py reproduces it) wraps model.inputs in a list, and Keras
+        # says so on every call; random inputs often have no positive evidence at a middle layer. Neither is what
+        # is measured.
         warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
         warnings.simplefilter("ignore", gc.EmptyHeatmapWarning)
         return _run_suite(cases, scorecam_cases, explorer_repeats, leak_calls, memory_batches, fresh_process_memory,
