@@ -1,11 +1,17 @@
 """Turning a low-resolution heatmap into a picture over the original image.
 
-Colormaps: "jet" is the classic Grad-CAM look, but its brightness is not monotonic (cyan and yellow look brighter
-than red), so it invents edges and hides the strongest region. Perceptually uniform maps change lightness evenly
-with the value, so what looks twice as hot is:
-  - "viridis": dark blue -> yellow, uniform, readable in greyscale and by colour-blind viewers (the safe default);
-  - "inferno": black -> yellow, uniform, strong contrast for peaks;
-  - "turbo": a rainbow like jet but smooth and without jet's false bands, for those used to jet.
+Colormaps. What the eye reads first in a colour is its lightness, so a map reads honestly when lightness rises
+steadily with the value: then what looks brighter is higher, and no edge appears where the data has none.
+``colormap_lightness`` measures this (CIELAB L*, 0 = black, 100 = white, along the map):
+  - "viridis": dark blue -> yellow; perceptually uniform (lightness rises evenly), readable in greyscale and by
+    colour-blind viewers: the safe default (van der Walt & Smith, matplotlib's viridis family, 2015);
+  - "inferno": black -> yellow, perceptually uniform from the same family, strong contrast for peaks;
+  - "turbo": a smoothed rainbow (Mikhailov, Google AI Blog 2019): no sharp bands like jet's, but NOT perceptually
+    uniform: its lightness rises to the middle and falls again, so the lowest and the highest values both look
+    dark;
+  - "jet": the classic Grad-CAM rainbow; its lightness rises and falls with sharp bends (cyan and yellow look
+    brighter than the red of the peak), which draws edges that are not in the data (Borland & Taylor, "Rainbow
+    Color Map (Still) Considered Harmful", IEEE CG&A 2007).
 """
 
 from __future__ import annotations
@@ -18,11 +24,14 @@ from .images import load_image
 from .resize import upsample_heatmap
 
 COLORMAPS = {
-    "viridis": "perceptually uniform, colour-blind safe, prints well in greyscale",
+    "viridis": "perceptually uniform (lightness rises evenly), colour-blind safe, prints well in greyscale",
     "inferno": "perceptually uniform, black to yellow, makes peaks stand out",
-    "turbo": "rainbow without jet's false bands; close to jet for those used to it",
-    "jet": "the classic Grad-CAM rainbow; uneven lightness can suggest edges that are not there",
+    "turbo": "smoothed rainbow without jet's sharp bands, but not uniform: lightness rises, then falls",
+    "jet": "the classic Grad-CAM rainbow; lightness rises and falls with bends that suggest edges not in the data",
 }
+
+# sRGB (IEC 61966-2-1) to CIE relative luminance Y under D65: the middle row of the sRGB -> XYZ matrix.
+_SRGB_TO_Y = np.array([0.2126, 0.7152, 0.0722])
 
 
 def check_heatmap(heatmap) -> np.ndarray:
@@ -40,6 +49,45 @@ def check_heatmap(heatmap) -> np.ndarray:
         raise ImageInputError(f"The heatmap must lie in [0, 1]; got [{array.min():.3g}, {array.max():.3g}]. Use "
                               "normalize=True in compute_heatmaps, or divide by the map's maximum.")
     return np.clip(array, 0.0, 1.0)
+
+
+def srgb_lightness(rgb) -> np.ndarray:
+    """CIELAB lightness L* (0 = black, 100 = white) of sRGB colours: uint8 0..255 or floats in [0, 1], (..., 3).
+
+    The standard route: undo the sRGB transfer curve, take the luminance Y (D65 white, Y = 1 for white), then
+    L* = 116 f(Y) - 16 with f(t) = t^(1/3) above (6/29)^3 and linear below. Returns float64 of shape (...).
+    """
+    array = np.asarray(rgb)
+    if array.ndim == 0 or array.shape[-1] != 3:
+        raise GradCAMError(f"srgb_lightness needs colours with 3 channels in the last axis (..., 3); got shape "
+                           f"{array.shape}.")
+    if array.dtype == np.uint8:
+        values = array.astype(np.float64) / 255.0
+    else:
+        values = array.astype(np.float64)
+        if not np.isfinite(values).all() or values.min() < 0 or values.max() > 1:
+            raise GradCAMError("srgb_lightness needs uint8 colours (0..255) or floats in [0, 1].")
+    linear = np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
+    y = linear @ _SRGB_TO_Y
+    delta = 6.0 / 29.0
+    f = np.where(y > delta ** 3, np.cbrt(y), y / (3 * delta ** 2) + 4.0 / 29.0)
+    return 116.0 * f - 16.0
+
+
+def colormap_lightness(colormap: str, n: int = 256) -> np.ndarray:
+    """CIELAB L* of a matplotlib colormap at ``n`` evenly spaced values from 0 to 1 (float64, shape (n,)).
+
+    A perceptually uniform map gives a steadily rising (or falling) curve; a rainbow such as jet or turbo rises
+    and falls, so two different values can look equally light.
+    """
+    try:
+        cmap = matplotlib.colormaps[colormap]
+    except KeyError:
+        raise GradCAMError(f"Unknown colormap {colormap!r}; try one of {', '.join(COLORMAPS)}.") from None
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 2:
+        raise GradCAMError(f"n is the number of values sampled along the colormap and must be an integer >= 2; "
+                           f"got {n!r}.")
+    return srgb_lightness(cmap(np.linspace(0.0, 1.0, int(n)))[:, :3])
 
 
 def colorize(heatmap, colormap: str = "jet") -> np.ndarray:

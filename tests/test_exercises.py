@@ -48,7 +48,8 @@ def test_solutions_pass_their_checks_in_the_notebook(solution, monkeypatch):
 @pytest.mark.parametrize("check, wrong", [
     (ex.check_gradcam_facts, {s: True for s in ex.GRADCAM_FACTS}),
     (ex.check_gradcam_facts, {"needs the model to be retrained": False}),
-    (ex.check_misleading_marker_accuracy, 0.9),
+    (ex.check_gradcam_facts, {**{s: None for s in ex.GRADCAM_FACTS}, "needs the model to be retrained": False}),
+    (ex.check_white_marker_star_share, 0.2),
     (ex.check_blue_weights, [10 / 64, 0.0]),
     (ex.check_blue_weights, [0.0, 10.0]),
     (ex.check_gradcam_function, lambda a, g: np.einsum("bhwk,k->bhw", a, g.mean(axis=(0, 1, 2)))),
@@ -70,6 +71,12 @@ def test_wrong_answers_are_rejected_with_a_message(check, wrong):
 def test_a_gradcam_function_that_returns_none_is_not_an_answer_yet():
     # 02's placeholder is a function whose body is ``return None``: the learner has not written it yet.
     feedback = ex.check_gradcam_function(lambda a, g: None)
+    assert not feedback and "No answer yet" in feedback.message
+
+
+def test_gradcam_facts_placeholder_dict_is_no_answer_yet():
+    """01's learner cell hands in the dict of Nones as it stands: that is "no answer yet", not a wrong answer."""
+    feedback = ex.check_gradcam_facts({s: None for s in ex.GRADCAM_FACTS})
     assert not feedback and "No answer yet" in feedback.message
 
 

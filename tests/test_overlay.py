@@ -1,4 +1,5 @@
-"""Overlays: size, dtype, blending by hand computation, bilinear range, and clear errors."""
+"""Overlays: size, dtype, blending by hand computation, bilinear range, clear errors, and the lightness (CIELAB L*)
+of colours and colormaps against known values."""
 
 import matplotlib
 import numpy as np
@@ -63,3 +64,57 @@ def test_overlay_does_not_modify_its_inputs():
     heatmap = np.full((2, 2), 0.5, np.float32)
     gc.overlay_heatmap(image, heatmap)
     assert (image == 10).all() and (heatmap == 0.5).all()
+
+
+@pytest.mark.parametrize("rgb, expected", [
+    ((255, 255, 255), 100.0),   # white: L* = 100 by definition of the scale
+    ((0, 0, 0), 0.0),           # black: L* = 0
+    ((119, 119, 119), 50.03),   # sRGB 119 is the usual "mid grey": Y = 0.1845, L* = 116 * Y^(1/3) - 16 = 50.03
+    ((255, 0, 0), 53.24),       # primaries: L* of sRGB red, green and blue as tabulated by colour-science
+    ((0, 255, 0), 87.74),       # references (CIELAB of sRGB primaries under D65)
+    ((0, 0, 255), 32.30),
+])
+def test_srgb_lightness_matches_known_values(rgb, expected):
+    from gradcam_utils.overlay import srgb_lightness
+    assert srgb_lightness(np.array(rgb, np.uint8)) == pytest.approx(expected, abs=0.01)
+    assert srgb_lightness(np.array(rgb) / 255.0) == pytest.approx(expected, abs=0.01)
+
+
+def test_srgb_lightness_linear_segment_by_hand():
+    """Very dark colours use the linear pieces of both curves: sRGB 1/255 -> Y = (1/255 / 12.92) * (sum of the Y
+    row = 1) -> L* = 116 * (Y / (3 (6/29)^2) + 4/29) - 16 = 903.3 * Y (CIE's kappa), computed here by hand."""
+    from gradcam_utils.overlay import srgb_lightness
+    y = 1 / 255 / 12.92
+    assert srgb_lightness(np.array([1, 1, 1], np.uint8)) == pytest.approx(24389 / 27 * y, rel=1e-9)
+
+
+def test_colormap_lightness_uniform_maps_rise_and_rainbows_do_not():
+    from gradcam_utils.overlay import colormap_lightness, srgb_lightness
+    for name in ("viridis", "inferno", "gray"):
+        assert (np.diff(colormap_lightness(name)) > 0).all(), name
+    for name in ("jet", "turbo"):
+        lightness = colormap_lightness(name)
+        assert lightness.argmax() not in (0, len(lightness) - 1), name  # the lightest colour is inside the map
+        assert lightness[-1] < lightness.max() - 50, name                 # and the top value is much darker
+    # second route: sampled at its 256 entries, the grey map's L* at entry i is the L* of the grey level i
+    levels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    np.testing.assert_allclose(colormap_lightness("gray", 256), srgb_lightness(levels), atol=1e-9)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda f, g: f(np.zeros((4, 2))), "3 channels"),
+    (lambda f, g: f(np.full((2, 3), 1.5)), r"\[0, 1\]"),
+    (lambda f, g: g("rainbowish"), "viridis"),
+    (lambda f, g: g("viridis", 1), "n is the number"),
+])
+def test_lightness_bad_input_is_a_clear_error(call, match):
+    from gradcam_utils.overlay import colormap_lightness, srgb_lightness
+    with pytest.raises(gc.GradCAMError, match=match):
+        call(srgb_lightness, colormap_lightness)
+
+
+def test_srgb_lightness_does_not_modify_its_input():
+    from gradcam_utils.overlay import srgb_lightness
+    colours = np.array([[0.2, 0.4, 0.6]])
+    srgb_lightness(colours)
+    np.testing.assert_array_equal(colours, [[0.2, 0.4, 0.6]])
