@@ -61,6 +61,9 @@ for bundle in (clean, biased):
                for c, s, p in zip(result.class_indices, result.scores, result.logits.argmax(axis=1))]
 fig, axes = gc.show_heatmaps(np.concatenate([images, images]), np.stack(maps), titles, ncols=5)
 plt.show()
+peak_on_marker = pointing_game(np.stack(maps), np.concatenate([with_marker.cue_masks[first]] * 2))
+peak_on_the_shape = pointing_game(np.stack(maps), np.concatenate([with_marker.masks[first]] * 2))
+assert peak_on_the_shape[:5].all() and peak_on_marker[5:9].all() and peak_on_the_shape[9], "the text below"
 
 # %% [markdown]
 # The top row ("gap" is the clean model, named after its global-average-pooling head) peaks on the shape in
