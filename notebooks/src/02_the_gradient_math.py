@@ -7,7 +7,7 @@
 #    `GradientTape`, and the map $L^c = \mathrm{ReLU}(\sum_k \alpha_k^c A^k)$;
 # 3. check those gradients with finite differences, and on paper that on a global-average-pooling head Grad-CAM
 #    equals CAM divided by $Z$;
-# 4. say exactly what goes wrong when a map is normalised before its ReLU is taken into account;
+# 4. say exactly what the article's normalisation does to a map with no positive value (-0 or NaN), and why;
 # 5. explain why we differentiate the score *before* the softmax, and why each image in a batch needs its own
 #    gradients;
 # 6. read a *counterfactual* map: where the evidence against a class lies;
@@ -334,8 +334,21 @@ for ax, (name, found) in zip(axes, inputs.items()):
     fig.colorbar(ax.imshow(g, cmap="coolwarm", vmin=-lim, vmax=lim), ax=ax, label="gradient")
     ax.set_title(f"{name}\nd y^{flat.class_names[found.class_indices[0]]} / d A^{k}_ij"); ax.axis("off")
 fig.suptitle(f"gradient of the top class's logit w.r.t. channel {k} of conv5_act, one picture"); plt.show()
-print({name: round(float(value), 3) for name, value in spread.items()})
+print("std over positions / |mean|:", {name: round(float(value), 3) for name, value in spread.items()})
 assert spread["shapes_gap"] < 1e-4 and spread["shapes_flat"] > 0.3, "constant for GAP, varying for the flat head"
+
+# %% [markdown]
+# Both gradients are what the formulas say, for every channel and position: $w_k^c/256$ on `shapes_gap`, the
+# Dense kernel's column for class $c$ reshaped to $16\times16\times64$ on `shapes_flat`.
+
+# %%
+kernels = {b.name: b.model.get_layer("logits").kernel.numpy() for b in (gap, flat)}
+c_gap, c_flat = (inputs[name].class_indices[0] for name in ("shapes_gap", "shapes_flat"))
+from_formula = {"shapes_gap": np.broadcast_to(kernels["shapes_gap"][:, c_gap] / 256, (16, 16, 64)),
+                "shapes_flat": kernels["shapes_flat"][:, c_flat].reshape(16, 16, 64)}
+for name, expected in from_formula.items():
+    print(name, "tape gradient == formula:", np.allclose(inputs[name].gradients[0], expected, atol=1e-6))
+    assert np.allclose(inputs[name].gradients[0], expected, atol=1e-6)
 
 # %% [markdown]
 # So on `shapes_flat`, Grad-CAM's $\alpha_k^c$ is an average of numbers that differ from position to position, and
@@ -366,9 +379,10 @@ assert between["shapes_gap"].max() < 1e-4 and between["shapes_flat"].min() > 0.2
 found = inputs["shapes_flat"]
 contribution = (found.gradients * found.activations).sum(axis=(1, 2, 3))
 bias = flat.model.get_layer("logits").bias.numpy()[found.class_indices]
-print("largest |HiResCAM sum + bias - logit| over 16 pictures:",
-      round(float(np.abs(contribution + bias - found.scores).max()), 4))
-assert np.allclose(contribution + bias, found.scores, atol=1e-3)
+adds_up = np.allclose(contribution + bias, found.scores, rtol=0, atol=1e-3)
+print("HiResCAM sum + bias == logit (to 0.001) on all 16 pictures:", adds_up,
+      "| logits from", round(float(found.scores.min()), 1), "to", round(float(found.scores.max()), 1))
+assert adds_up
 
 # %% [markdown]
 # ## Summary
