@@ -16,13 +16,12 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 course: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG)
 
-# Strict nbval (not --nbval-lax) in this environment's kernel. The committed outputs are what a learner without the
-# Xception weights sees; GRADCAM_COURSE_MODEL makes a machine that has them print the same (plain
-# `pytest --nbval notebooks/` passes on a machine without them).
+# Strict nbval (not --nbval-lax) in this environment's kernel; the committed outputs are what every learner sees
+# (no setting needed: plain `pytest --nbval notebooks/` passes too).
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 test: $(STAMP)
-	GRADCAM_COURSE_MODEL=efficientnet_lite0 $(BIN)/python -m pytest tests notebooks $(NBVAL) \
+	$(BIN)/python -m pytest tests notebooks $(NBVAL) \
 		--ignore=tests/browser -p no:cacheprovider
 
 # The real-browser test: installs Debian's chromium and the browser extra if missing, drives notebook 05.

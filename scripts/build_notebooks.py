@@ -58,7 +58,6 @@ def build(name: str) -> Path:
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ["GRADCAM_COURSE_MODEL"] = "efficientnet_lite0"  # as under `make test`: same outputs on any machine
     NotebookClient(notebook, timeout=300, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     for index, cell in enumerate(notebook.cells):

@@ -121,3 +121,35 @@ def test_fetch_command_fills_the_cache(weights_file, tmp_path):
                              (tmp_path / "nothing").as_uri(), "--cache-dir", str(tmp_path / "c2")],
                             capture_output=True, text=True, timeout=120)
     assert failed.returncode != 0 and xception.ENV_VAR in failed.stderr
+
+
+def test_notebook_03_explains_with_the_trained_xception_when_its_weights_are_here(weights_file, monkeypatch):
+    """Notebook 03's Xception cell (its output is not compared by nbval) runs the real loading path: with a weights
+    file on the machine it loads Xception and draws its map; without one it says so. Run here on the test's own
+    weights file, since the real one cannot be downloaded."""
+    import importlib.util
+    from pathlib import Path
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("build_notebooks", root / "scripts" / "build_notebooks.py")
+    build_notebooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_notebooks)
+    cells = build_notebooks.parse((root / "notebooks" / "src" / "03_gradcam_on_a_real_network.py").read_text())
+    [cell] = [c for c in cells if c.cell_type == "code" and "weights_available()" in c.source]
+    monkeypatch.setattr(plt, "show", lambda *a, **k: None)
+    namespace = {"gc": gc, "plt": plt, "img_path": str(root / "data" / "images" / "cat.png")}
+
+    exec(compile(cell.source, "03 Xception cell", "exec"), namespace)  # no weights here (autouse fixture)
+    assert "trained" not in namespace
+
+    path, _ = weights_file
+    monkeypatch.setenv(xception.ENV_VAR, str(path))
+    exec(compile(cell.source, "03 Xception cell", "exec"), namespace)
+    assert namespace["trained"].name == "xception"
+    assert namespace["trained_result"].heatmaps.shape == (1, 10, 10)
+    assert plt.gcf().axes[0].get_title().startswith("map of ")
+    plt.close("all")
