@@ -31,7 +31,6 @@ def test_solutions_pass_their_checks_in_the_notebook(solution, monkeypatch):
     import matplotlib.pyplot as plt
 
     monkeypatch.chdir(ROOT / "notebooks")
-    monkeypatch.setenv("GRADCAM_COURSE_MODEL", "efficientnet_lite0")
     monkeypatch.setattr(plt, "show", lambda *a, **k: plt.close("all"))
     namespace = {}
     for cell in build_notebooks.parse((ROOT / "notebooks" / "src" / f"{solution.stem}.py").read_text()):
