@@ -1,7 +1,7 @@
 """Small Keras 3 CNNs for the synthetic shapes, built so that Grad-CAM's claims can be checked.
 
-The architecture ends in ``last conv activation -> GlobalAveragePooling2D -> Dense`` with no
-softmax, so the class score is linear in the pooled features. For that head Grad-CAM on the last
+``shapes_gap`` and ``shapes_biased`` end in ``last conv activation -> GlobalAveragePooling2D -> Dense``
+with no softmax, so the class score is linear in the pooled features. For that head Grad-CAM on the last
 conv activation equals CAM (Zhou et al. 2016) up to a positive factor: the gradient of a logit
 with respect to each activation map is its Dense weight divided by the map's area, the same at
 every pixel. A course can verify that identity on these models, and because the shapes come
@@ -15,7 +15,8 @@ their maximum lands on the object (see ``data/models/metrics.json``). The blurs 
 last convolution, so the ``conv5_act -> gap -> logits`` head and the CAM identity are unchanged.
 
 The third model, ``shapes_flat`` (:func:`build_shapes_flat_cnn`), exists to show where the CAM family
-stops agreeing. It keeps the same conv body but its head is ``conv5_act -> Flatten -> Dense``: the logit
+stops agreeing. It keeps the same conv body (the shipped file has ``shapes_gap``'s very conv weights,
+so both models compute the same ``conv5_act`` maps) but its head is ``conv5_act -> Flatten -> Dense``: the logit
 is ``y^c = sum_ijk W[i,j,k,c] A^k_ij + b_c``, so ``dy^c/dA^k_ij = W[i,j,k,c]`` depends on the position
 (i, j) (and not on the input). Then
 
@@ -26,8 +27,9 @@ is ``y^c = sum_ijk W[i,j,k,c] A^k_ij + b_c``, so ``dy^c/dA^k_ij = W[i,j,k,c]`` d
   positions plus ``b_c`` is the logit exactly (Draelos & Carin 2020);
 * XGrad-CAM weights each position's gradient by that channel's share of activation, Grad-CAM++ weights
   the positive gradients by its alpha coefficients, LayerCAM keeps only positive gradients per position:
-  each of these now gives a different map, while on the GAP models all but Grad-CAM++ and LayerCAM
-  coincide with Grad-CAM at ``conv5_act``.
+  each of these now gives a different map, while on the GAP models HiResCAM and XGrad-CAM coincide
+  with Grad-CAM at ``conv5_act`` (Grad-CAM++ and LayerCAM weigh channels differently on any head).
+  ``data/models/metrics.json`` (``flat_model``) measures how far each method moves on the two heads.
 
 Layer names (``conv1``, ``conv1_act``, ``pool1``, ..., ``blur4``, ``conv4``, ..., ``conv5_act``,
 ``gap`` or ``flatten``, ``logits``) are part of the interface: notebooks and tests address layers by name. The
