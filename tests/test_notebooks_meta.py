@@ -76,3 +76,15 @@ def test_notebook_matches_its_text_source(path):
 def test_code_cells_are_short_because_the_library_does_the_work(path):
     longest = max(len("".join(c["source"]).splitlines()) for c in cells(path) if c["cell_type"] == "code")
     assert longest <= 15
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_cites_its_papers_and_the_bibliography_lists_it(path):
+    """Each notebook ends with the papers it relies on; notebooks/references.md names the notebook next to them."""
+    markdown = [("".join(c["source"])) for c in cells(path) if c["cell_type"] == "markdown"]
+    assert any(text.lstrip().startswith("## References") or "\n## References" in text for text in markdown), \
+        "a notebook without its References section"
+    bibliography = (ROOT / "notebooks" / "references.md").read_text()
+    number = path.stem[:2]
+    assert re.search(rf"\|[^|\n]*\b{number}\b[^|\n]*\|\s*$", bibliography, re.M), \
+        f"notebooks/references.md lists no paper for notebook {number}"
