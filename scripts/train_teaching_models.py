@@ -175,7 +175,7 @@ def _methods_compared(model: keras.Model, batch) -> dict:
     }
 
 
-def _train_flat(gap_path: Path, out_path: Path) -> keras.Model:
+def _train_flat(gap_path: Path) -> keras.Model:
     """shapes_flat: the clean model's conv body, frozen, under a new Flatten + Dense head trained from scratch.
 
     Frozen so that the two teaching models have the very same ``conv5_act`` maps and differ only in the head:
@@ -209,9 +209,10 @@ def _save(model: keras.Model, builder, path: Path) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "models", help="output folder")
-    parser.add_argument("--train-images", type=int, default=8000, help="training images per model")
+    parser.add_argument("--train-images", type=int, default=8000,
+                        help="training images per GAP model (shapes_flat: FLAT_TRAINING in this script)")
     parser.add_argument("--test-images", type=int, default=1000, help="held-out images")
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=15, help="epochs per GAP model")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument(
         "--evaluate-only", action="store_true", help="skip training: measure the models already saved in --out"
@@ -256,7 +257,10 @@ def main(argv: list[str] | None = None) -> dict:
     if "shapes_flat" in to_train:
         # ---- flat model: the clean model's conv body, a Flatten + Dense head (needs shapes_gap.keras)
         t0 = time.perf_counter()
-        flat = _train_flat(paths["clean"], paths["flat"])
+        if not paths["clean"].is_file():
+            parser.error(f"shapes_flat reuses shapes_gap's conv body, and {paths['clean']} is missing: train "
+                         "shapes_gap first (or copy data/models/shapes_gap.keras there)")
+        flat = _train_flat(paths["clean"])
         print(f"flat model trained in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         _save(flat, build_shapes_flat_cnn, paths["flat"])
 

@@ -226,3 +226,10 @@ def test_flat_builder_checks_its_arguments():
         build_shapes_flat_cnn(num_classes=1)
     with pytest.raises(gc.GradCAMError, match="divisible"):
         build_shapes_flat_cnn(image_size=30)
+
+
+def test_only_flat_without_the_gap_models_file_says_what_to_do(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        training.main(["--out", str(tmp_path), "--only", "shapes_flat", "--test-images", "5"])
+    assert "train shapes_gap first" in capsys.readouterr().err
+    assert not (tmp_path / "shapes_flat.keras").exists()
