@@ -421,6 +421,11 @@ class Explorer:
         return self._prepared(self.state.model, self.state.image).predictions
 
     @property
+    def probabilities(self) -> np.ndarray:
+        """Every class's probability (softmax of the logits) for the current image, in class order (read-only)."""
+        return self._prepared(self.state.model, self.state.image).probabilities
+
+    @property
     def top_class(self) -> int:
         return self.predictions[0].index
 

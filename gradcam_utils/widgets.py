@@ -3,6 +3,9 @@
 Each control calls one ``Explorer`` method; then the controls and the view are brought in line with the explorer's
 state by setting ``.value``s in place (the widget tree is built once). Pictures are re-encoded only when they changed,
 so an opacity change re-encodes the overlay alone.
+
+``snapshot(explorer)`` (or ``ExplorerWidget.snapshot()``) draws the current view as an ordinary PNG picture: a
+notebook read without a kernel (a static view, a course website) shows it, where the live controls are missing.
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ from __future__ import annotations
 import contextlib
 import html
 import io
+from pathlib import Path
 
 import ipywidgets as widgets
+from matplotlib.figure import Figure
 from PIL import Image
 
-from .explorer import DEFAULT_MODEL, Explorer
+from .explorer import DEFAULT_MODEL, Explorer, percent
+from .figures import add_colorbar, explained_title
 
 
 def png_bytes(image) -> bytes:
@@ -72,6 +78,10 @@ class ExplorerWidget(widgets.VBox):
                                  panel("overlay", self.overlay_view)])
         super().__init__([controls, pictures, self.caption, self.error_line])
         self._show()
+
+    def snapshot(self) -> "Snapshot":
+        """The view as it is now, as a picture that stays in the notebook's saved output (see ``snapshot``)."""
+        return snapshot(self.explorer)
 
     @property
     def picture(self) -> widgets.Image:
@@ -140,6 +150,58 @@ def _set(dropdown, options, value) -> None:
         dropdown.options = options
     if dropdown.value != value:
         dropdown.value = value
+
+
+class Snapshot:
+    """A picture of the explorer's view: ``png`` (bytes) and ``caption`` (what it explains, as text).
+
+    A notebook shows it as the PNG (``_repr_png_``), with the caption as its text form; ``save(path)`` writes the
+    PNG to a file.
+    """
+
+    def __init__(self, png: bytes, caption: str):
+        self.png, self.caption = png, caption
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+    def __repr__(self) -> str:
+        return f"explorer snapshot: {self.caption}"
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        path.write_bytes(self.png)
+        return path
+
+
+def snapshot(explorer: Explorer, dpi: int = 100) -> Snapshot:
+    """Draw the explorer's current view: the image, the heatmap and the overlay, with a colour bar, each panel
+    titled, and a caption naming the class explained (and its probability), the predicted class, the layer (with
+    its size) and the method. The explorer's state does not change."""
+    view, state = explorer.view, explorer.view.state
+    names = explorer.all_class_names
+    top = explorer.predictions[0]
+    explained, p = names[state.class_index], float(explorer.probabilities[state.class_index])
+    size = dict((name, label) for label, name in explorer.layer_options())[state.layer]
+    figure = Figure(figsize=(8.4, 3.3), dpi=dpi, layout="constrained")
+    axes = figure.subplots(1, 3)
+    titles = (f"image: {state.image}", explained_title(explained, p, predicted=names[top.index], method=state.method,
+                                                       score_name="p"),
+              f"overlay (opacity {state.alpha:g})")
+    for ax, picture, title in zip(axes, (view.image, view.heatmap, view.overlay), titles):
+        ax.imshow(picture)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    add_colorbar(figure, axes[1:], state.colormap)
+    heading = f"{state.model} · layer {size} · {state.method} · colormap {state.colormap}"
+    if view.empty:
+        heading += "\nno positive evidence for this class here: the map is empty"
+    figure.suptitle(heading, fontsize=10)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    caption = (f"map of {explained} ({percent(p)}) · predicted {names[top.index]} ({percent(top.score)}) · "
+               f"layer {size} · {state.method}" + (" · the map is empty" if view.empty else ""))
+    return Snapshot(buffer.getvalue(), caption)
 
 
 def explore(bundle_or_model_name=DEFAULT_MODEL, image=None, top: int = 5, width: int = 240) -> ExplorerWidget:

@@ -424,3 +424,30 @@ def test_the_repr_is_short(ui):
     assert repr(ui) == "ExplorerWidget(class=0, layer='conv5_act', colormap='jet', opacity=0.4)"
     assert "PNG" not in repr(ui) and len(repr(ui.explorer)) < 200
     assert isinstance(ui, ExplorerWidget)
+
+
+# ----- the snapshot: the view as an ordinary picture -------------------------------------------------------------
+
+def test_a_snapshot_is_a_png_of_the_view_that_names_what_it_explains(ui, shapes, tmp_path):
+    """The caption's names and probability come from the bundle and a softmax of its own logits (scipy), not from
+    the explorer; the picture changes with the class; taking a snapshot changes nothing."""
+    from scipy.special import softmax
+
+    explorer = ui.explorer
+    probabilities = softmax(shapes.predict(explorer.image)[0].astype(np.float64))
+    top = int(np.argmax(probabilities))
+    other = next(index for _, index in ui.class_picker.options if index != top)
+    ui.class_picker.value = other
+    state = explorer.state
+    picture = ui.snapshot()
+    assert picture._repr_png_() == picture.png and picture.png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = Image.open(io.BytesIO(picture.png)).size
+    assert width > 2 * height > 400  # three panels side by side
+    assert picture.caption.startswith(f"map of {shapes.class_names[other]} ("
+                                      f"{explorer_module.percent(probabilities[other])})")
+    assert f"predicted {shapes.class_names[top]} ({explorer_module.percent(probabilities[top])})" in picture.caption
+    assert "layer conv5_act (16x16) · gradcam" in picture.caption and repr(picture).startswith("explorer snapshot:")
+    assert explorer.state == state and ui.class_picker.value == other
+    ui.class_picker.value = top
+    assert ui.snapshot().png != picture.png
+    assert picture.save(tmp_path / "view.png").read_bytes() == picture.png

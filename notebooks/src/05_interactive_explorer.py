@@ -4,100 +4,107 @@
 # **Learning goals.** After this notebook you can:
 # 1. use the explorer to pick a picture (or upload your own), a model, a class, a layer and a method, and read
 #    what changes in the map;
-# 2. say why changing the class, the opacity or the colormap is instant while a new layer or picture costs a
-#    model run (what is computed once and cached);
+# 2. read what a map explains from its caption (the class explained and its probability, the class the model
+#    predicted, the layer and its size, the method) and keep a picture of it;
 # 3. script the same questions with the `Explorer` controller, so an answer you found by clicking can be
-#    reproduced and shared.
+#    reproduced, measured and shared.
 #
-# The controls need a running kernel: in a static view of this notebook (or on GitHub) you only see their
-# description. Run the cells in JupyterLab (`make course`).
+# The controls need a running kernel (run the cells in JupyterLab: `make course`). In a static view of this
+# notebook (GitHub, a course website) the controls are missing, so below them the explorer's current view is
+# also saved as an ordinary picture.
 
 # %%
 import gradcam_utils as gc  # first: it also quiets TensorFlow's start-up messages
 import matplotlib.pyplot as plt
+import numpy as np
+from scipy import ndimage
 from gradcam_utils.explorer import Explorer
 from gradcam_utils.widgets import explore
 
 # %% [markdown]
 # ## 1. The explorer
-# - **model**: the embedded ImageNet model (Xception too when its weights are on this machine) and the course's
-#   two teaching models;
+# - **model**: the embedded ImageNet model, EfficientNet-Lite0 (Tan & Le, ICML 2019), Xception too when its
+#   weights are on this machine, and the course's teaching models;
 # - **image**: the course's pictures for the model, or **upload** your own (it is resized to the model's input);
 # - **class**: the model's top five, with probabilities; **by name** finds any class as you type;
-# - **layer**: every conv layer from input to output, with its map size; **method**: the CAM family;
+# - **layer**: every conv layer from input to output, with its map size; **method**: the CAM family, Grad-CAM
+#   (Selvaraju et al., ICCV 2017) by default (notebook 07 compares the others);
 # - **opacity** and **colormap**: how the map is drawn over the picture.
 #
-# Things to try: on `cat_and_espresso`, switch the class from the cat to "espresso"; pick a layer from the
-# middle of the network; switch the model to `shapes_biased` and choose "circle, marker of star".
+# The caption under the pictures says what the map explains: the class, its probability, the layer with its size,
+# and the method. Things to try: on `cat_and_espresso`, switch the class from the cat to "espresso"; pick a layer
+# from the middle of the network; switch the model to `shapes_biased` and choose "circle, marker of star".
 
 # %%
-# NBVAL_IGNORE_OUTPUT  (a live widget: its view exists only in a running kernel)
 ui = explore("efficientnet_lite0", "cat_and_espresso")
 ui
 
 # %% [markdown]
-# ## 2. What the explorer computes, and when
-# A map needs the layer's activations $A$ and the gradients $\partial y^c/\partial A$ for the class. For a new
-# picture or a new layer the explorer runs the model **once for the top five classes together** (the picture
-# repeated five times in one batch) and keeps $A$ and the five gradients. Changing the class then only re-weights
-# what is stored; opacity and colormap only redraw. The controller counts its model runs, so we can watch:
+# `ui.snapshot()` draws what the explorer shows right now as a picture, with the class explained, the class
+# predicted, the layer and the method in its titles. Run the cell again after changing the controls to keep what
+# you found; `ui.snapshot().save("my_view.png")` writes it to a file.
 
 # %%
-explorer = Explorer("efficientnet_lite0", "cat_and_espresso")
-print("after opening:          ", explorer.stats.gradient_calls, "gradient run(s)")
-explorer.select_class(explorer.class_options()[2][1]); explorer.set_alpha(0.6); explorer.set_colormap("viridis")
-print("after class/opacity/map:", explorer.stats.gradient_calls, "gradient run(s)")
-explorer.select_layer(explorer.layers[-12])
-print("after a new layer:      ", explorer.stats.gradient_calls, "gradient run(s)")
-print(explorer.view.caption)
+ui.snapshot()
 
 # %% [markdown]
-# Only the new layer ran the model. Grad-CAM++, HiResCAM, LayerCAM, XGrad-CAM and the counterfactual map are
-# also re-weightings of the same $A$ and gradients, so switching among them is instant too; Score-CAM is the
-# exception (one extra forward pass per channel: it says "slow" in the list).
+# **What is instant and what is not.** For a new picture or layer the explorer runs the model once, for its top
+# five classes together, and keeps the layer's activations and gradients; changing the class among those five,
+# the method (except Score-CAM, which needs one forward pass per channel and says "slow"), the opacity or the
+# colormap only re-weights or redraws what it kept. A file that is not a picture gets a message under the
+# pictures and the previous view stays.
 #
-# ## 3. From clicks to code
-# Whatever you found with the controls, the controller reproduces from code, and the view holds the three
-# pictures. Here: the espresso cup's map, at the last layer and at a middle one.
+# ## 2. From clicks to code
+# Whatever you found with the controls, the `Explorer` controller reproduces from code, so it can be measured.
+# Here: the espresso cup's map, at the last layer and at a layer from the middle of the network. The picture is
+# the cat photo on the left half and the espresso photo on the right half, so the share of the map on the right
+# half says how much of it is on the cup's photo.
 
 # %%
 explorer = Explorer("efficientnet_lite0", "cat_and_espresso")
 explorer.select_class_by_name("espresso")
-fig, axes = plt.subplots(1, 4, figsize=(12, 3))
-for pair, layer in zip([axes[:2], axes[2:]], [explorer.layers[-1], explorer.layers[-30]]):
-    explorer.select_layer(layer)
-    pair[0].imshow(explorer.view.heatmap); pair[0].set_title(layer)
-    pair[1].imshow(explorer.view.overlay); pair[1].set_title("overlay")
-for ax in axes:
-    ax.axis("off")
+espresso, predicted = explorer.state.class_index, explorer.predictions[0].name
+sizes = {name: label.split()[-1] for label, name in explorer.layer_options()}
+layers = [explorer.layers[-1], "block5a_activation"]
+maps = [gc.upsample_heatmap(explorer.heatmap(layer_name=layer), explorer.image.shape[:2]) for layer in layers]
+p = explorer.probabilities[espresso]
+titles = [gc.explained_title("espresso", p, predicted=predicted, score_name="p") + f"\n{layer} {sizes[layer]}"
+          for layer in layers]
+fig, axes = gc.show_heatmaps(explorer.image, maps, titles, panel_size=3.2)
 plt.show()
 
 # %% [markdown]
-# The last layer's map covers the cup; the middle layer's map is finer but noisier, and answers a different
-# question ("which *parts* raised the espresso score through this layer?"). Notebook 07 looks at where maps
-# from early layers stop being trustworthy.
-#
-# ## 4. A bad upload
-# An upload that is not a picture gets a message in the view, and the explorer keeps what it showed before:
+# Two numbers for each map: the share of its mass on the right half (the cup's photo), and into how many separate
+# patches it falls when we keep only the places at or above half its peak.
 
 # %%
-before = explorer.view.state
-print(explorer.upload(b"this is not a picture", name="notes.txt"))
-print(explorer.error)
-print("state kept:", explorer.view.state == before)
+half = explorer.image.shape[1] // 2
+right = [float(m[:, half:].sum() / m.sum()) for m in maps]
+patches = [ndimage.label(m >= 0.5)[1] for m in maps]
+for layer, share, count in zip(layers, right, patches):
+    print(f"{layer:19s} map {sizes[layer]:6s} on the cup's half {share:.0%}   patches at >= half the peak: {count}")
+assert right[0] > 0.75 and right[0] > right[1] + 0.1, "the text says the last layer's map is mostly on the cup"
+assert patches[1] > patches[0], "the text says the middle layer's map is more scattered"
 
 # %% [markdown]
+# The last layer's map (7×7 cells) sits mostly on the cup's half in one patch. The middle layer's map has four
+# times as many cells (14×14), so it can draw finer detail, but it is noisier: it falls apart into several
+# patches and puts a clearly smaller share on the cup. It also answers a different question ("which *parts*
+# raised the espresso score through this layer?"). Notebook 07 looks at where maps from early layers stop being
+# trustworthy.
+#
 # ## Summary
 # - The explorer asks Grad-CAM the questions of notebooks 02-04 interactively: which class, which layer, which
-#   method, drawn how.
-# - One model run per picture and layer serves every class among the top five and every gradient-based method;
-#   redrawing is free.
-# - Anything found by clicking can be scripted with `Explorer` and its `select_*` methods.
+#   method, drawn how; its caption and `snapshot()` say what each map explains.
+# - One model run per picture and layer serves the top five classes and every gradient-based method.
+# - Anything found by clicking can be scripted with `Explorer` and its `select_*` methods, and then measured.
 #
 # ## Exercises
-# Try first (with the explorer above, or in code); worked solutions are in `solutions/05_interactive_explorer.md`.
+# Predict the answer first, then check it with the explorer above or in code; worked solutions are in
+# `solutions/05_interactive_explorer.md`.
 #
 # **1.** How large (rows × columns) is the map of `efficientnet_lite0` at layer `block3a_expand_activation`?
+# Predict from the layer's name (block 3 of 7) before you look it up.
 
 # %%
 from gradcam_utils.exercises import check_layer_size, check_marker_sample_prediction
@@ -106,9 +113,17 @@ layer_size = None   # e.g. (7, 7)
 check_layer_size("efficientnet_lite0", "block3a_expand_activation", layer_size)
 
 # %% [markdown]
-# **2.** Switch to `shapes_biased` and pick the picture "circle, marker of star". Which class does the model
-# predict, and where does its map sit?
+# **2.** Predict first: switch to `shapes_biased` and pick the picture "circle, marker of star". Which class does
+# the model predict, and where does its map sit? Then check in the explorer.
 
 # %%
 predicted_class = None   # a class name, e.g. "square"
 check_marker_sample_prediction(predicted_class)
+
+# %% [markdown]
+# ## References
+# - Selvaraju, Cogswell, Das, Vedantam, Parikh, Batra. "Grad-CAM: Visual Explanations from Deep Networks via
+#   Gradient-based Localization." ICCV 2017 (extended in IJCV 2020): the map the explorer draws by default.
+# - Tan & Le. "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks." ICML 2019: the
+#   embedded ImageNet model's family.
+# - The other methods in the list are introduced, with their papers, in notebook 07.
