@@ -308,25 +308,25 @@ def check_scorecam_passes(answer) -> Feedback:
 
 
 def check_lower_deletion(answer) -> Feedback:
-    """07, exercise 2: on the first 20 of make_shapes(100, seed=70), which has the lower deletion AUC (16 steps):
-    Grad-CAM's maps or the true object masks?"""
+    """07, exercise 2: on the first 20 of make_shapes(300, seed=70), explained by shapes_flat, which has the lower
+    deletion AUC (16 steps, the default substrate): Grad-CAM's maps or the true object masks?"""
     if (empty := _no_answer(answer)) is not None:
         return empty
     from .engine import compute_heatmaps
     from .faithfulness import deletion_curve
     from .synthetic import make_shapes
 
-    clean = _model("shapes_gap")
-    batch = make_shapes(100, seed=70)
-    x, labels = clean.preprocess(batch.images[:20]), batch.labels[:20]
-    gradcam = deletion_curve(clean.model, x, compute_heatmaps(clean.model, x, class_index=labels), labels,
+    flat = _model("shapes_flat")
+    batch = make_shapes(300, seed=70)
+    x, labels = flat.preprocess(batch.images[:20]), batch.labels[:20]
+    gradcam = deletion_curve(flat.model, x, compute_heatmaps(flat.model, x, class_index=labels), labels,
                              steps=16).mean_auc
-    mask = deletion_curve(clean.model, x, batch.masks[:20].astype(np.float32), labels, steps=16).mean_auc
+    mask = deletion_curve(flat.model, x, batch.masks[:20].astype(np.float32), labels, steps=16).mean_auc
     expected = "gradcam" if gradcam < mask else "mask"
     if str(answer).strip().lower() == expected:
         return Feedback(True, f"Right: deletion AUC Grad-CAM {gradcam:.2f}, object mask {mask:.2f}.")
-    return Feedback(False, "Not yet. Hint: faithfulness.deletion_curve(model, x, maps, labels, steps=16).mean_auc "
-                           "for both, with the masks as float maps.")
+    return Feedback(False, "Not yet. Hint: faithfulness.deletion_curve(flat.model, x[:20], maps, test.labels[:20], "
+                           "steps=16).mean_auc for both, with the masks as float maps.")
 
 
 # ----- 08 · capstone ---------------------------------------------------------------------------------------------
