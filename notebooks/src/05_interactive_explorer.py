@@ -90,8 +90,9 @@ assert patches[1] > patches[0], "the text says the middle layer's map is more sc
 # The last layer's map (7×7 cells) sits mostly on the cup's half in one patch. The middle layer's map has four
 # times as many cells (14×14), so it can draw finer detail, but it is noisier: it falls apart into several
 # patches and puts a clearly smaller share on the cup. It also answers a different question ("which *parts*
-# raised the espresso score through this layer?"). Notebook 07 looks at where maps from early layers stop being
-# trustworthy.
+# raised the espresso score through this layer?"). LayerCAM (Jiang et al., IEEE TIP 2021), `layercam` in the
+# method list, weights each position by its own gradient and was proposed for maps from such earlier layers: try it
+# there. Notebook 07 looks at where maps from early layers stop being trustworthy.
 #
 # ## Summary
 # - The explorer asks Grad-CAM the questions of notebooks 02-04 interactively: which class, which layer, which
@@ -126,4 +127,6 @@ check_marker_sample_prediction(predicted_class)
 #   Gradient-based Localization." ICCV 2017 (extended in IJCV 2020): the map the explorer draws by default.
 # - Tan & Le. "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks." ICML 2019: the
 #   embedded ImageNet model's family.
+# - Jiang, Zhang, Hou, Cheng, Wei. "LayerCAM: Exploring Hierarchical Class Activation Maps for Localization."
+#   IEEE Transactions on Image Processing 2021.
 # - The other methods in the list are introduced, with their papers, in notebook 07.
