@@ -20,6 +20,7 @@ from .guided import guided_backprop, guided_gradcam
 from .imagenet import Prediction, decode
 from .images import load_image
 from .layers import default_layer_name, list_conv_layers
+from . import metrics  # gc.metrics.pointing_game, ... (scores against ground truth)
 from .overlay import COLORMAPS, colorize, overlay_heatmap
 from .resize import upsample_heatmap
 from .sanity import cascading_randomization
