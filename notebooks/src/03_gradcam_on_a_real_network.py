@@ -12,7 +12,8 @@
 #
 # The article follows the Keras Grad-CAM example on **Xception** (Chollet, CVPR 2017), whose 88 MB of ImageNet
 # weights Keras downloads once. This notebook runs everywhere, also without internet, so its recipe runs on
-# **EfficientNet-Lite0** (Tan & Le, ICML 2019), an ImageNet network whose weights ship inside a Python package.
+# **EfficientNet-Lite0**, a mobile version of EfficientNet (Tan & Le, ICML 2019) trained on ImageNet, whose
+# weights ship inside the course's package.
 # Section 3 builds Xception's architecture too, and says how to get its weights. Grad-CAM itself is from
 # Selvaraju et al. (ICCV 2017).
 
@@ -37,7 +38,9 @@ print(bundle.name, "| input", bundle.input_size, "| Grad-CAM layer:", layer_name
 
 # %%
 img_path = "../data/images/cat.png"
-img_array = bundle.preprocess_fn(gc.get_img_array(img_path, size=bundle.input_size))
+pixels = gc.get_img_array(img_path, size=bundle.input_size)  # 0..255
+img_array = bundle.preprocess_fn(pixels)
+assert np.allclose(img_array, (pixels - 127) / 128), "the text says EfficientNet-Lite scales by (x-127)/128"
 logits = model(img_array, training=False).numpy()
 probabilities = tf.nn.softmax(logits).numpy()
 print("batch", img_array.shape)
@@ -95,13 +98,15 @@ print("raw map", raw_map.shape, f"| from {raw_map.min():.3f} to {raw_map.max():.
 
 # %%
 heatmap = np.maximum(raw_map, 0) / np.maximum(raw_map, 0).max()
+assert np.array_equal(heatmap, np.maximum(raw_map, 0) / raw_map.max()), "the text: same thing on this map"
 no_evidence, flat_top = np.array([-1.0, -2.0]), np.array([0.0, -1.0])
-with np.errstate(invalid="ignore"):
-    for name, m in [("all negative", no_evidence), ("maximum 0", flat_top)]:
-        print(f"{name:12s} article: {np.maximum(m, 0) / m.max()}")
-assert np.signbit(np.maximum(no_evidence, 0) / no_evidence.max()).all()  # -0, as the text says
-with np.errstate(invalid="ignore"):
-    assert np.isnan(np.maximum(flat_top, 0) / flat_top.max()).any()  # NaN, as the text says
+with np.errstate(invalid="ignore"):  # numpy would warn about 0/0
+    article = {"all negative": np.maximum(no_evidence, 0) / no_evidence.max(),
+               "maximum 0": np.maximum(flat_top, 0) / flat_top.max()}
+for name, values in article.items():
+    print(f"{name:12s} article: {values}")
+assert np.signbit(article["all negative"]).all(), "the text says an all-negative map comes back as -0"
+assert np.isnan(article["maximum 0"]).all(), "the text says a map whose maximum is 0 comes back as NaN"
 
 # %% [markdown]
 # The library returns zeros for both and warns (`EmptyHeatmapWarning`). **The same map from the library:** its
@@ -155,10 +160,11 @@ gc.figures.add_colorbar(fig, axes)
 plt.show()
 
 # %% [markdown]
-# Why they differ, in two numbers. First, the article's stretch multiplies the *whole* picture by
-# $255 / (\max - \min)$ of the sum, a factor that depends on the photo and the map; the library's weights are fixed
-# (0.6 for the photo, 0.4 for the colour). Second, resizing colours mixes neighbouring cells' colours, and a mix of
-# two jet colours is usually not a jet colour: those pixels cannot be read off the colour bar.
+# Why they differ, in two numbers. First, the weights. The library always gives the photo 0.6 and the colour 0.4.
+# The article adds photo + 0.4 × colour, then `array_to_img` subtracts the sum's minimum and multiplies by
+# $255 / (\max - \min)$: a factor that depends on the photo and the map. Second, resizing *colours* mixes
+# neighbouring cells' colours, and a mix of two jet colours (blue and red give purple) is often not a jet colour:
+# such pixels cannot be read off the colour bar.
 
 # %%
 stretch = 255 / (total.max() - total.min())
@@ -168,9 +174,15 @@ def share_off_the_colour_bar(colours, tolerance=20):
     return (distance > tolerance).mean()
 library_colours = gc.overlay.colorize(gc.upsample_heatmap(heatmap[0], photo.shape[:2])).astype(np.float32)
 off_article, off_library = share_off_the_colour_bar(article_colours), share_off_the_colour_bar(library_colours)
-print(f"article: photo and colours both multiplied by {stretch:.2f} (photo weight {stretch:.2f}, colour weight {0.4 * stretch:.2f})")
+print(f"article: photo weight {stretch:.2f} (library 0.60), colour weight {0.4 * stretch:.2f} (library 0.40)")
 print(f"pixels whose colour is not on the jet colour bar: article {off_article:.0%}, library {off_library:.0%}")
-assert stretch < 1 and off_article > 0.1 and off_library == 0, "the text says the article dims and mixes colours"
+assert stretch > 0.6 and 0.4 * stretch < 0.4, "the text below: the article's photo weighs more, its colour less"
+assert 0.25 < off_article < 0.4 and off_library == 0, "the text below: a third of the article's pixels, none"
+
+# %% [markdown]
+# Here the article's photo weighs more than the library's and its colours less, so its map looks fainter. A third of
+# the colours it lays over the photo are not on the colour bar; none of the library's are, because the library
+# colours the map after resizing it.
 
 # %% [markdown]
 # **Resizing the input.** The article's `get_img_array` calls Keras' `load_img`, which resizes
@@ -192,7 +204,8 @@ assert 2 < pixel_change < 4 and 0.05 < map_change < 0.2, "the text below: about 
 #
 # ## 3. The article's Xception, without its weights
 # Xception's *architecture* comes with Keras; only its trained weights need the download. `weights=None` builds the
-# network with random weights: the right shapes, no knowledge. (Seeded, so it is the same network on every run.)
+# network with random weights: the right shapes, no knowledge. (Seeded, so a rerun on your machine builds the same
+# network; another machine or Keras version may draw other random numbers.)
 
 # %%
 keras.utils.set_random_seed(0)
@@ -200,7 +213,8 @@ xception = keras.applications.Xception(weights=None, classifier_activation=None)
 xception_layer = xception.get_layer("block14_sepconv2_act")
 print("input", xception.input_shape, "| Grad-CAM layer", xception_layer.name, "output", xception_layer.output.shape)
 print(f"parameters: {xception.count_params():,}")
-assert xception_layer.output.shape[1:] == (10, 10, 2048) and xception.count_params() == 22_910_480
+assert xception_layer.output.shape[1:] == (10, 10, 2048), "the text below says a 10x10 grid of 2048 channels"
+assert xception.count_params() == 22_910_480, "Keras' Xception has 22,910,480 parameters"
 
 # %% [markdown]
 # A 299×299 picture goes in; the Grad-CAM layer sees it as a 10×10 grid of 2048 channels. The same recipe runs on it,
@@ -226,8 +240,8 @@ assert x_lowest > 0.0009 and x_probability < 0.0011, "the text says every class 
 
 # %% [markdown]
 # The untrained network gives its top class a probability of about 1/1000, the same as any other class: its top class
-# is arbitrary (which one depends on the random numbers, so this cell's output may differ on your machine), and so is
-# the map below. **This map is meaningless**: it shows where random filters respond, not what a trained network
+# is arbitrary (which one depends on the random numbers, so your machine may print another one), and so is the map
+# below. **This map is meaningless**: it shows where random filters respond, not what a trained network
 # looks at. With the weights, the same cells give the article's result. To get them: run `gradcam-fetch-xception` on
 # a machine with internet (it saves the 88 MB file in Keras' cache), or copy the file
 # `xception_weights_tf_dim_ordering_tf_kernels.h5` and point `GRADCAM_XCEPTION_WEIGHTS=/path/to/file.h5` at it, or
@@ -256,14 +270,16 @@ else:
 
 # %% [markdown]
 # ## 4. Grad-CAM answers "why *this* class?"
-# A picture with a cat on the left and an espresso cup on the right. The model's top classes are cats, but we can
-# ask about any class: we look classes up by name in `bundle.class_names`. `gc.explain` takes a batch and one class
-# per image, and reports each class's score (its logit) and all logits (their argmax is the prediction).
+# A picture with a cat on the left and an espresso cup on the right. The model's top three classes are cats, but we
+# can ask about any class: we look classes up by name in `bundle.class_names`. `gc.explain` takes a batch and one
+# class per image, and reports each class's score (its logit) and all logits (their argmax is the prediction).
 
 # %%
 two = bundle.load_images("../data/images/cat_and_espresso.png")  # squeezed to 224x224 for the model
 original = gc.load_image("../data/images/cat_and_espresso.png")     # 448x224, for display
-print([f"{p.name} {p.score:.2f}" for p in bundle.decode(bundle.predict(two), top=4)[0]])
+top4 = bundle.decode(bundle.predict(two), top=4)[0]  # softmax probabilities, best first
+print(", ".join(f"{p.name} p={p.score:.2f}" for p in top4))
+assert [p.name for p in top4[:3]] == ["Egyptian cat", "tiger cat", "tabby"], "the text: the top three are cats"
 asked = ["Egyptian cat", "espresso"]
 result = gc.explain(model, bundle.preprocess(np.repeat(two, 2, axis=0)),
                     class_index=[bundle.class_names.index(name) for name in asked])
@@ -282,7 +298,8 @@ for name, heatmap_of_class in zip(asked, result.heatmaps):
     up = gc.upsample_heatmap(heatmap_of_class, bundle.input_size)
     shares[name] = up[:, : up.shape[1] // 2].sum() / up.sum()
     print(f"{name:13s} share of the map on the cat's half: {shares[name]:.2f}")
-assert shares["Egyptian cat"] > 0.8 and shares["espresso"] < 0.2, "the text says the maps sit on different objects"
+assert shares["Egyptian cat"] > 0.9, "the text below: the cat's map lies almost entirely on the left half"
+assert shares["espresso"] < 0.2, "the text below: the espresso map lies mostly on the right half"
 
 # %% [markdown]
 # The cat's map lies almost entirely on the left half, the espresso map mostly on the right: one picture, two
@@ -305,8 +322,28 @@ assert top_names[2] == "bobsled" and next_guesses == ["football helmet", "go-kar
 
 # %% [markdown]
 # The astronaut is a "bobsled" to this network: Grad-CAM explains the *model*, right or wrong. Where the map is hot
-# is what the model used as evidence for "bobsled" (its next guesses are "football helmet" and "go-kart"). Reading
+# is where Grad-CAM finds the evidence for "bobsled" (the next guesses are "football helmet" and "go-kart"). Reading
 # wrong predictions like this is the topic of the applications notebook.
+#
+# **The article's batch mistake, measured.** The article's step 3 averages the gradients over axes (0, 1, 2), so a
+# batch of photos shares one set of channel weights. Guess first: will the four maps above change much if we do
+# that? Same activations, same gradients, only the mean taken the article's way:
+
+# %%
+inputs = gc.gradient_inputs(model, bundle.preprocess(photos), layer_name)  # A and dy/dA, per photo
+shared_weights = inputs.gradients.mean(axis=(0, 1, 2))  # the article: one weight per channel for the whole batch
+mixed = np.maximum(np.einsum("bhwk,k->bhw", inputs.activations, shared_weights), 0)
+mixed /= mixed.max(axis=(1, 2), keepdims=True)
+fig, axes = gc.show_heatmaps(photos, mixed, titles, ncols=4, suptitle="the article's weights, averaged over the batch")
+plt.show()
+moved = np.abs(mixed - batch.heatmaps).max(axis=(1, 2))
+print("largest change of each map:", ", ".join(f"{n} {m:.2f}" for n, m in zip(top_names, moved)))
+assert moved.min() > 0.15 and moved[2] > 0.5, "the text below: every map moves, the astronaut's by over half"
+
+# %% [markdown]
+# Every map moves, the astronaut's by more than half of its range: with the article's code, what a photo's map shows
+# depends on which other photos share its batch. Run one photo at a time (as the article does) and the mistake does not show; the
+# library's batched call keeps each photo's own weights.
 #
 # > **Notes on the article.** The article is a friendly, working introduction; a few of its words and lines are
 # > worth correcting.
@@ -314,9 +351,9 @@ assert top_names[2] == "bobsled" and next_guesses == ["football helmet", "go-kar
 # >   (`model.layers[-1].activation = None`) and taking the gradient. Neither is transfer learning, which means
 # >   reusing a network trained on one task for a new one by training (part of) it again on new data, as notebook 06
 # >   does in section 4. Removing the softmax just reads the scores before it; the gradient step is Grad-CAM itself.
-# > - It averages the gradients over the batch as well (step 3), divides by the maximum before the ReLU (step 5: -0
-# >   or NaN), prints logits as if they were probabilities (step 0), resizes the input nearest-neighbour and stretches
-# >   the overlay (section 2).
+# > - It averages the gradients over the batch as well (step 3; section 5 shows what that does to a batch), divides
+# >   by the maximum before the ReLU (step 5: -0 or NaN), prints logits as if they were probabilities (step 0),
+# >   resizes the input nearest-neighbour and stretches the overlay (section 2).
 # > - The library keeps the article's function names and fixes these: per-image gradients, ReLU before normalising
 # >   (with a warning for empty maps), logits read without editing your model, bilinear resizing of the input and of
 # >   the map, and a fixed blend.
@@ -324,8 +361,10 @@ assert top_names[2] == "bobsled" and next_guesses == ["football helmet", "go-kar
 # ## Summary
 # - Grad-CAM is six short steps: gradient model, tape, pooled gradients, weighted sum, ReLU and normalisation,
 #   overlay. Written by hand, they give the library's map to within 1e-5.
-# - The order of small steps matters: normalising before the ReLU, colouring before resizing and stretching the
-#   blend all change what you see.
+# - Small details change what you see: the article's overlay (colours resized, blend stretched) is fainter and a
+#   third of its colours are off the colour bar; nearest-neighbour resizing of the input moved the cat's map by a
+#   tenth; averaging gradients over a batch moved every map of the batch. Normalising before the ReLU breaks maps
+#   with no positive evidence (-0 or NaN).
 # - Without its trained weights, a network's Grad-CAM map means nothing; the architecture alone is not the model.
 # - Grad-CAM is class-discriminative: in one picture, the cat's map and the cup's map sit on different objects.
 #
@@ -333,8 +372,10 @@ assert top_names[2] == "bobsled" and next_guesses == ["football helmet", "go-kar
 # Try first; worked solutions are in `solutions/03_gradcam_on_a_real_network.md`. Before each one, write down your
 # guess.
 #
-# **1.** The astronaut is a "bobsled" to the model. What is the ImageNet class index of `"space shuttle"`? (Look it
-# up in the bundle, don't type it from memory.)
+# **1.** The astronaut photo also shows a space shuttle (top right), yet the model answers "bobsled". Find the
+# ImageNet class index of `"space shuttle"` in the bundle (don't type it from memory), then ask Grad-CAM about that
+# class as in section 4. Guess first: will its map find the shuttle, although the model ranks that class far below
+# its top guesses?
 
 # %%
 from gradcam_utils.exercises import check_class_index, check_espresso_probability, check_left_half_share
