@@ -47,8 +47,8 @@ plt.imshow(image); plt.axis("off"); plt.title("input"); plt.show()
 # %% [markdown]
 # ## 1. Feature maps $A^k$
 # Grad-CAM looks at the output of a late convolution layer: here `conv2_act`, with $K=2$ channels of $8\times8$
-# positions ($Z = 64$). Each channel is a picture of "where this feature fires"; both are drawn on one colour
-# scale so their values can be compared.
+# positions ($Z = 64$ positions in all). Each channel is a picture of "where this feature fires"; both are drawn
+# on one colour scale so their values can be compared.
 
 # %%
 feature_model = keras.Model(model.input, model.get_layer("conv2_act").output)
@@ -71,7 +71,7 @@ plt.show()
 w = model.get_layer("predictions").kernel.numpy()   # (K=2 channels, 2 classes)
 cam_red = A @ w[:, 0]                               # (8, 8): sum_k w_k^red A^k
 print("score from CAM:", round(float(cam_red.mean()), 3), "| model's score:", round(float(logits[0]), 3))
-assert np.isclose(cam_red.mean(), logits[0], rtol=1e-5)
+assert np.isclose(cam_red.mean(), logits[0], rtol=1e-5), "the text says: CAM's mean is the score"
 
 # %% [markdown]
 # ## 3. Grad-CAM: weights from gradients
@@ -103,13 +103,14 @@ for k in range(2):
     up[i, j, k] += eps; down[i, j, k] -= eps
     finite = (head(up)[0] - head(down)[0]) / (2 * eps)
     print(f"channel {k}: finite difference {finite:.4f}   tape {grads[i, j, k]:.4f}")
-    assert abs(finite - grads[i, j, k]) < 1e-3
+    assert abs(finite - grads[i, j, k]) < 1e-3, "the text says: the two columns agree"
 
 # %% [markdown]
 # **On paper:** $\partial y^{red}/\partial A^k_{ij} = w_k^{red}/Z$ at every position, with $w^{red} = (10, 0)$ and
 # $Z = 64$: $\alpha^{red} = (10/64, 0) = (0.156, 0)$, the printed value. So on a GAP head **Grad-CAM equals CAM
 # divided by $Z$**, a check you can always run. Then the map: weight the channels, sum, and keep only the positive
-# part (ReLU: we want evidence *for* the class).
+# part (ReLU: we want evidence *for* the class). The library's `gc.compute_heatmaps` returns just the maps of
+# `gc.explain` (notebook 01); `normalize=False` keeps their raw values, so both should match ours.
 
 # %%
 assert np.allclose(alpha, [10 / 64, 0.0]), "the paper computation above"
@@ -117,7 +118,7 @@ by_hand = np.maximum((A * alpha).sum(axis=-1), 0)
 library = gc.compute_heatmaps(model, image, layer_name="conv2_act", class_index=0, normalize=False)[0]
 print("library == by hand:", np.allclose(library, by_hand), "| Grad-CAM == CAM / Z:",
       np.allclose(library, np.maximum(cam_red, 0) / 64))
-assert np.allclose(library, by_hand) and np.allclose(library, np.maximum(cam_red, 0) / 64)
+assert np.allclose(library, by_hand) and np.allclose(library, np.maximum(cam_red, 0) / 64), "both printed True"
 
 # %% [markdown]
 # ## 4. Normalising the map, and what goes wrong in the article's version
@@ -141,8 +142,8 @@ out = {name: article_normalise(np.array(raw, np.float32)) for name, raw in cases
 for name, values in out.items():
     print(f"{name:14s} -> {values.ravel()}")
 relu_first = np.maximum(cases["positive peak"], 0) / np.max(cases["positive peak"])
-assert np.allclose(out["positive peak"], relu_first) and np.isnan(out["all zero"]).all()
-assert (out["all negative"] == 0).all() and np.signbit(out["all negative"]).all()
+assert np.allclose(out["positive peak"], relu_first) and np.isnan(out["all zero"]).all(), "cases 1 and 3 above"
+assert (out["all negative"] == 0).all() and np.signbit(out["all negative"]).all(), "case 2: -0 everywhere"
 
 # %% [markdown]
 # The NaN case happens on our colour detector: in a picture **with no red**, the redness channel is 0 everywhere,
@@ -154,14 +155,15 @@ no_red = two_squares_image(red_at=None)
 with tf.GradientTape() as tape:
     acts, scores = grad_model(no_red[None], training=False)
     red = scores[:, 0]
-raw_map = tf.reduce_sum(acts * tf.reduce_mean(tape.gradient(red, acts), axis=(1, 2), keepdims=True), axis=-1)[0]
+weights = tf.reduce_mean(tape.gradient(red, acts), axis=(1, 2))          # alpha, shape (1, 2)
+raw_map = tf.reduce_sum(acts * weights[:, None, None, :], axis=-1)[0]    # before ReLU and normalisation
 print("largest value of the raw 'red' map:", float(tf.reduce_max(raw_map)))
 print("article: NaN at", int(np.isnan(article_normalise(raw_map)).sum()), "of 64 positions")
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     empty_map = gc.compute_heatmaps(model, no_red, class_index=0)[0]
 print("library: largest value", float(empty_map.max()), "|", caught[0].category.__name__ + ":", caught[0].message)
-assert np.isnan(article_normalise(raw_map)).all() and empty_map.max() == 0
+assert np.isnan(article_normalise(raw_map)).all() and empty_map.max() == 0, "article NaN, library zeros"
 
 # %% [markdown]
 # ## 5. One map per class
@@ -173,7 +175,7 @@ assert np.isnan(article_normalise(raw_map)).all() and empty_map.max() == 0
 result = gc.explain(model, np.stack([image, image]), class_index=[0, 1])
 titles = [gc.explained_title(CLASS_NAMES[c], s, predicted=CLASS_NAMES[int(np.argmax(l))])
           for c, s, l in zip(result.class_indices, result.scores, result.logits)]
-gc.show_heatmaps(np.stack([image, image]), result.heatmaps, titles, colormap="viridis", panel_size=2.8)
+gc.show_heatmaps(np.stack([image, image]), result.heatmaps, titles, colormap="viridis", panel_size=2.8, alpha=0.7)
 plt.show()
 
 # %% [markdown]
@@ -197,16 +199,17 @@ def probability_gradcam(picture, c=0):   # Grad-CAM of p^c instead of y^c: (norm
     return raw / raw.max(), g, float(p[0])
 
 # %% [markdown]
-# **When the softmax changes nothing.** On our two-squares picture every $4\times4$ block is red, blue or grey,
-# never two colours: where the red map is positive the blue gradient meets a blueness of 0, and where blueness is
-# positive the subtraction only makes negative values that the ReLU removes anyway. So we expect the two
-# normalised maps to coincide.
+# **When the softmax changes nothing.** Here $\partial y^{red}/\partial A = (10, 0)/64$ and
+# $\partial y^{blue}/\partial A = (0, 10)/64$, so the probability map of "red" is a constant times
+# $\mathrm{ReLU}(A^{red} - A^{blue})$. On our two-squares picture no $4\times4$ block holds both colours: where
+# redness is positive, blueness is 0, and the ReLU removes the rest. So we expect the two normalised maps to
+# coincide.
 
 # %%
 logit_map = gc.compute_heatmaps(model, image, class_index=0)[0]
 difference = np.abs(probability_gradcam(image)[0] - logit_map).max()
 print("largest difference between the p^red map and the y^red map:", round(float(difference), 6))
-assert difference < 1e-5
+assert difference < 1e-5, "the text says: the two normalised maps coincide"
 
 # %% [markdown]
 # **When it changes the map: competing classes.** Now a solid red square and a square of one-pixel red and blue
@@ -221,11 +224,12 @@ top = CLASS_NAMES[int(np.argmax(logit_result.logits[0]))]
 titles = [gc.explained_title("red", float(logit_result.scores[0]), method="logit Grad-CAM", predicted=top),
           gc.explained_title("red", p_striped, method="probability Grad-CAM", score_name="p", predicted=top)]
 gc.show_heatmaps(np.stack([striped, striped]), np.stack([logit_result.heatmaps[0], prob_map]), titles,
-                 colormap="viridis", panel_size=2.8)
+                 colormap="viridis", panel_size=2.8, alpha=0.7)
 plt.show()
 print("striped square (cells 5-6), logit map:", round(float(logit_result.heatmaps[0][5:7, 5:7].mean()), 3),
       "| probability map:", round(float(prob_map[5:7, 5:7].mean()), 3))
-assert np.allclose(logit_result.heatmaps[0][5:7, 5:7], 0.5, atol=0.01) and prob_map[5:7, 5:7].max() == 0
+assert np.allclose(logit_result.heatmaps[0][5:7, 5:7], 0.5, atol=0.01), "the text below: half the solid square"
+assert prob_map[5:7, 5:7].max() == 0, "the text below: the probability map leaves the striped square out"
 
 # %% [markdown]
 # The logit map shows the striped square at half the solid square's strength: it does raise the red score. The
@@ -237,6 +241,8 @@ assert np.allclose(logit_result.heatmaps[0][5:7, 5:7], 0.5, atol=0.01) and prob_
 # **Saturation.** On an all-red picture the model is sure, and the probability's gradient shrinks by the factor
 # $p(1-p)$. Dividing by the maximum removes that factor again as long as it is not 0; in float32 it reaches 0:
 # with logits 20 apart, $p$ rounds to exactly 1 and the gradient of $p$ with respect to its own logit is exactly 0.
+# (`gc.gradient_inputs` returns what every method starts from: the layer's activations, the gradients of the
+# explained class's logit, and the scores.)
 
 # %%
 all_red = two_squares_image(red_at=(0, 0), red_side=32, blue_at=None)
@@ -244,23 +250,35 @@ _, prob_grads, p_red = probability_gradcam(all_red)
 logit_grads = gc.gradient_inputs(model, all_red, "conv2_act", 0).gradients[0]
 ratio = prob_grads[..., 0].mean() / logit_grads[..., 0].mean()
 print(f"p(red) = {p_red:.4f}, p(1-p) = {p_red * (1 - p_red):.4f}, probability / logit gradient = {ratio:.4f}")
+same = np.allclose(probability_gradcam(all_red)[0], gc.compute_heatmaps(model, all_red, class_index=0)[0], atol=1e-5)
+print("after normalising, probability map == logit map:", same)
+assert ratio < 0.01 and np.isclose(ratio, p_red * (1 - p_red), rtol=1e-3) and same, "shrinks by p(1-p), then removed"
+
+# %%
 far_apart = tf.Variable([[20.0, 0.0]])
 with tf.GradientTape() as tape:
     p_first = tf.nn.softmax(far_apart)[0, 0]
 d_own = tape.gradient(p_first, far_apart).numpy()[0, 0]
 print("logits 20 apart: p =", float(p_first), "| dp/dy (own logit) =", float(d_own))
-assert ratio < 0.01 and np.isclose(ratio, p_red * (1 - p_red), rtol=1e-3) and p_first == 1.0 and d_own == 0.0
+assert p_first == 1.0 and d_own == 0.0, "the text says: p rounds to 1 and its gradient is exactly 0"
 
 # %% [markdown]
-# The library always uses the pre-softmax score, **without editing your model** (the article's
-# `model.layers[-1].activation = None` changes the model for everyone who uses it afterwards):
+# The library always uses the pre-softmax score, **without editing your model**. The article gets logits with
+# `model.layers[-1].activation = None`, which edits the model object itself: whoever uses it afterwards gets
+# logits where they expected probabilities.
 
 # %%
 maps = gc.compute_heatmaps(softmax_model, striped, class_index=0)
 print("same map as the logits model:", np.allclose(maps, gc.compute_heatmaps(model, striped, class_index=0)))
 print("softmax model untouched:", softmax_model.get_layer("predictions").activation.__name__)
-assert np.allclose(maps, logit_result.heatmaps)
-assert softmax_model.get_layer("predictions").activation.__name__ == "softmax"
+assert np.allclose(maps, logit_result.heatmaps), "the same map as the logits model"
+assert softmax_model.get_layer("predictions").activation.__name__ == "softmax", "the model is untouched"
+edited = build_colour_detector(softmax=True)
+before = edited(striped[None]).numpy()[0]
+edited.layers[-1].activation = None                  # the article's line
+after = edited(striped[None]).numpy()[0]
+print("article's edit, same model object: outputs", before.round(3), "->", after.round(3))
+assert np.isclose(before.sum(), 1) and not np.isclose(after.sum(), 1), "the edit changes the model itself"
 
 # %% [markdown]
 # ## 7. A batch is many questions, not one
@@ -274,17 +292,39 @@ red_only, blue_only = two_squares_image(blue_at=None), two_squares_image(red_at=
 batch = gc.explain(model, np.stack([red_only, blue_only]))
 names = [CLASS_NAMES[c] for c in batch.class_indices]
 print("classes explained:", names)
-assert names == ["red", "blue"]
+assert names == ["red", "blue"], "the text says: each picture gets its own class"
 titles = [gc.explained_title(n, s, predicted=n) for n, s in zip(names, batch.scores)]
-gc.show_heatmaps(np.stack([red_only, blue_only]), batch.heatmaps, titles, colormap="viridis", panel_size=2.8)
+gc.show_heatmaps(np.stack([red_only, blue_only]), batch.heatmaps, titles, colormap="viridis", panel_size=2.8,
+                 alpha=0.7)
 plt.show()
+
+# %% [markdown]
+# The article's steps on the same batch ask about image 0's top class, "red", for **both** pictures. The
+# blue-only picture then has no evidence for it: its map is empty (and the article returns image 0's map only, so
+# you would not even see that). Averaging over the batch axis too changes nothing *here*: on a GAP head every
+# picture has the same gradient $w^c/Z$. Where the gradients differ from picture to picture (a non-linear head),
+# it mixes them.
+
+# %%
+with tf.GradientTape() as tape:
+    acts, scores = grad_model(np.stack([red_only, blue_only]), training=False)
+    first_top = int(tf.argmax(scores[0]))             # image 0's top class, used for every image
+    class_scores = scores[:, first_top]
+pooled = tf.reduce_mean(tape.gradient(class_scores, acts), axis=(0, 1, 2)).numpy()   # batch axis included
+blue_only_map = (acts[1].numpy() * pooled).sum(axis=-1)
+print("article's steps: class", repr(CLASS_NAMES[first_top]), "for both pictures, pooled gradients", pooled)
+print("largest value of the blue-only picture's map:", float(blue_only_map.max()))
+assert CLASS_NAMES[first_top] == "red" and blue_only_map.max() <= 0, "the text says: 'red' for both, empty map"
+assert np.allclose(pooled, alpha), "the text says: averaging over the batch changes nothing on this head"
 
 # %% [markdown]
 # ## 8. Counterfactual maps: evidence *against* a class
 # Negate the weights, $\alpha_k = -\frac{1}{Z}\sum_{ij}\partial y^c/\partial A^k_{ij}$, and the map shows the
 # regions whose removal would *raise* the score of class $c$ (Selvaraju et al., ICCV 2017, "counterfactual
-# explanations"). On a photo with a cat (left half) and an espresso cup (right half), the Grad-CAM map for
-# "espresso" should sit on the cup, its counterfactual map on the cat's half.
+# explanations"). We try it on a trained network: EfficientNet-Lite0, a small ImageNet classifier (Tan & Le,
+# ICML 2019) that ships with the course; notebook 03 looks at it closely. On a photo with a cat (left half) and an
+# espresso cup (right half), the Grad-CAM map for "espresso" should sit on the cup, its counterfactual map on the
+# cat's half.
 
 # %%
 bundle = gc.load_model("efficientnet_lite0")
@@ -354,8 +394,9 @@ for name, expected in from_formula.items():
 # So on `shapes_flat`, Grad-CAM's $\alpha_k^c$ is an average of numbers that differ from position to position, and
 # forgets which weight applies where. **HiResCAM** (Draelos & Carin, arXiv 2020) keeps the gradient at each position:
 # $\mathrm{ReLU}(\sum_k \partial y^c/\partial A^k_{ij}\, A^k_{ij})$. Where the gradient is constant (GAP) the two
-# are the same map; here they should not be. Below, both maps for one picture on both models, then the largest
-# difference between the normalised maps over all 16 pictures.
+# are the same map; here they should not be. `gc.heatmaps_from(inputs, method)` turns the activations and
+# gradients we already have into maps (and a flag per empty map). Below, both maps for one picture on both
+# models, then the largest difference between the normalised maps over all 16 pictures.
 
 # %%
 maps = {(name, m): gc.heatmaps_from(found, m)[0] for name, found in inputs.items() for m in ("gradcam", "hirescam")}
@@ -371,9 +412,28 @@ for name, d in between.items():
 assert between["shapes_gap"].max() < 1e-4 and between["shapes_flat"].min() > 0.2, "equal on GAP, not on flat"
 
 # %% [markdown]
-# On `shapes_flat` the Grad-CAM map is smooth and HiResCAM's patchy: HiResCAM keeps each position's own weight,
-# positive or negative. HiResCAM's map is what each position added to the score: before its ReLU, its values sum
-# to the logit minus the bias $b^c$, as the formula for $y^c$ says. Grad-CAM's map has no such reading here.
+# Two more things to see in the figure. HiResCAM keeps each position's own weight, positive or negative, so its
+# map on `shapes_flat` is **patchier** than Grad-CAM's. We measure "patchy" as the mean jump between neighbouring
+# cells of the map. And Grad-CAM on `shapes_flat` looks like Grad-CAM on `shapes_gap`: the two models share their
+# convolution layers (the same $A^k$), so only the weights $\alpha_k^c$ differ, and once the flat head's weights
+# are averaged over the positions, they give nearly the GAP model's map.
+
+# %%
+def jumps(m):   # mean |difference| between neighbouring cells, per map: a number for "patchy"
+    return (np.abs(np.diff(m, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(m, axis=2)).mean(axis=(1, 2))) / 2
+
+patchier = jumps(maps["shapes_flat", "hirescam"]) / jumps(maps["shapes_flat", "gradcam"])
+print(f"shapes_flat, HiResCAM's jumps / Grad-CAM's: mean {patchier.mean():.2f}, smallest {patchier.min():.2f}")
+same_A = np.array_equal(inputs["shapes_gap"].activations, inputs["shapes_flat"].activations)
+near = np.abs(maps["shapes_flat", "gradcam"] - maps["shapes_gap", "gradcam"]).max(axis=(1, 2))
+print(f"same A^k: {same_A} | largest |Grad-CAM flat - Grad-CAM gap| per picture: mean {near.mean():.2f}, "
+      f"largest {near.max():.2f}")
+assert patchier.min() > 1 and same_A and near.max() < 0.3, "HiResCAM patchier; flat's Grad-CAM close to gap's"
+
+# %% [markdown]
+# HiResCAM's map is what each position added to the score: before its ReLU, its values sum to the logit minus
+# the bias $b^c$, as the formula for $y^c$ says. Grad-CAM's map has no such reading here: its sum (also taken
+# before the ReLU) misses the logit.
 
 # %%
 found = inputs["shapes_flat"]
@@ -382,7 +442,10 @@ bias = flat.model.get_layer("logits").bias.numpy()[found.class_indices]
 adds_up = np.allclose(contribution + bias, found.scores, rtol=0, atol=1e-3)
 print("HiResCAM sum + bias == logit (to 0.001) on all 16 pictures:", adds_up,
       "| logits from", round(float(found.scores.min()), 1), "to", round(float(found.scores.max()), 1))
-assert adds_up
+gradcam_sum = np.einsum("bhwk,bk->b", found.activations, found.gradients.mean(axis=(1, 2)))
+miss = np.abs(gradcam_sum + bias - found.scores) / found.scores
+print(f"Grad-CAM sum + bias misses the logit by {miss.mean():.0%} on average, at most {miss.max():.0%}")
+assert adds_up and miss.max() > 0.1, "HiResCAM's map adds up to the logit, Grad-CAM's does not"
 
 # %% [markdown]
 # ## Summary
@@ -395,7 +458,8 @@ assert adds_up
 #   shrinks by $p(1-p)$. Give each image its own gradients.
 # - Negated weights give the counterfactual map: what speaks against the class.
 # - Without a GAP head (`shapes_flat`) there is no CAM, Grad-CAM still works, and its averaged weights make it
-#   differ from HiResCAM, whose map adds up to the score.
+#   differ from HiResCAM, whose map adds up to the score. Grad-CAM averages the position-wise weights away: its
+#   map stays close to the GAP model's on the same features.
 #
 # ## Exercises
 # Try first; worked solutions are in `solutions/02_the_gradient_math.md`.
@@ -411,8 +475,8 @@ check_blue_weights(alpha_blue)
 
 # %% [markdown]
 # **2.** Write Grad-CAM yourself: a function from activations and gradients, both `(B, h, w, K)`, to maps
-# `(B, h, w)`, before normalisation. Before running the check, predict: which axes do you average the gradients
-# over? The check runs your function on random arrays.
+# `(B, h, w)`, before normalisation. Before you write it, predict the shape of the weights $\alpha$ inside your
+# function. The check runs your function on random arrays, whose gradients differ from image to image.
 
 # %%
 def my_gradcam(activations, gradients):
@@ -437,5 +501,7 @@ check_counterfactual_square(counterfactual_answer)
 #   Gradient-based Localization". ICCV 2017 (extended in IJCV 2020).
 # - Draelos, Carin. "Use HiResCAM instead of Grad-CAM for faithful explanations of convolutional neural networks".
 #   arXiv 2011.08891, 2020 (HiResCAM).
+# - Tan, Le. "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks". ICML 2019
+#   (EfficientNet-Lite0 is its mobile variant).
 #
 # The full bibliography is in `references.md`. Next: the same recipe on a real ImageNet network.
