@@ -275,21 +275,27 @@ def check_box_iou(answer) -> Feedback:
                   "intersection area / (area A + area B - intersection area).")
 
 
-def check_marker_energy(answer) -> Feedback:
-    """06, exercise 2: mean share of the biased model's Grad-CAM energy on the marker (100 images, seed 12)."""
+def check_misleading_marker_energy(answer) -> Feedback:
+    """06, exercise 2: mean share of the biased model's Grad-CAM energy, map of the TRUE class, on a marker that
+    names another class (100 images, seed 12)."""
     if (empty := _no_answer(answer)) is not None:
         return empty
+    import warnings
+
     from .engine import compute_heatmaps
+    from .errors import EmptyHeatmapWarning
     from .metrics import energy_pointing_game
     from .synthetic import make_shapes
 
     biased = _model("shapes_biased")
-    batch = make_shapes(100, seed=12, cue="correlated", cue_kind="color")
-    maps = compute_heatmaps(biased.model, biased.preprocess(batch.images), class_index=batch.labels)
+    batch = make_shapes(100, seed=12, cue="contradicting", cue_kind="color")
+    with warnings.catch_warnings(action="ignore", category=EmptyHeatmapWarning):  # an empty map scores 0
+        maps = compute_heatmaps(biased.model, biased.preprocess(batch.images), class_index=batch.labels)
     expected = float(energy_pointing_game(maps, batch.cue_masks).mean())
-    return _close(answer, expected, 0.01, "the mean energy share on the marker",
-                  "compute_heatmaps with class_index=batch.labels, then metrics.energy_pointing_game(maps, "
-                  "batch.cue_masks).mean().")
+    area = float(batch.cue_masks.mean())
+    return _close(answer, expected, 0.005, f"the mean energy share on the marker ({expected / area:.0f}x its area)",
+                  "compute_heatmaps with class_index=batch.labels (the true classes), then "
+                  "metrics.energy_pointing_game(maps, batch.cue_masks).mean().")
 
 
 # ----- 07 · evaluation and limits --------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ def test_solutions_pass_their_checks_in_the_notebook(solution, monkeypatch):
     (lambda answer: ex.check_espresso_probability("efficientnet_lite0", answer), "a lot"),
     (lambda answer: ex.check_left_half_share("efficientnet_lite0", "tabby", answer), 0.5),
     (ex.check_bilinear_value, 0.5),
+    (ex.check_misleading_marker_energy, 0.095),  # the share of the map of the class the marker names
     (ex.check_blend, 120),
     (ex.check_scorecam_passes, 64),  # 07: the channels alone, without the first pass
     (ex.check_lower_deletion, "mask"),  # 07: the check computes Grad-CAM 0.39 vs mask 0.51 (shapes_flat, blur)

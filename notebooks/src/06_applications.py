@@ -2,120 +2,178 @@
 # # 06 · Using Grad-CAM: debugging, bias, localisation, transfer learning
 #
 # **Learning goals.** After this notebook you can:
-# 1. use Grad-CAM to read a wrong prediction;
+# 1. use Grad-CAM to read a wrong prediction, and measure where each class's map sits;
 # 2. **measure** a model's reliance on a shortcut, instead of judging pictures by eye, and check that retraining
 #    without the shortcut fixes it;
-# 3. score how well maps localise objects with the pointing game, its energy version and the paper's
+# 3. score how well maps localise objects with the pointing game, its energy version and the Grad-CAM paper's
 #    weakly-supervised boxes, on data where the true answer is known pixel by pixel;
 # 4. explain a transfer-learned model, whose conv layers live inside a nested pretrained base;
 # 5. show that maps are class-discriminative when two objects share one picture.
 
 # %%
 import gradcam_utils as gc  # first: it also quiets TensorFlow's start-up messages
+import warnings
 import numpy as np
 import matplotlib.pyplot as plt
 from gradcam_utils import metrics
-from gradcam_utils.synthetic import make_shapes
+from gradcam_utils.synthetic import DEFAULT_CLASSES, make_shapes
 
 clean, biased = gc.load_model("shapes_gap"), gc.load_model("shapes_biased")
 
 # %% [markdown]
 # ## 1. Debugging a wrong answer
-# The ImageNet model calls the astronaut a *bobsled*. Asking Grad-CAM about the wrong class and a plausible right
-# one shows what each decision rests on.
+# The ImageNet model calls the astronaut a *bobsled*. Asking Grad-CAM (Selvaraju et al., ICCV 2017) about the
+# wrong class and a plausible right one shows what each decision rests on. Each panel names the class its map
+# explains, that class's score (the logit, before the softmax) and the class the model predicted.
 
 # %%
 imagenet = gc.load_model("efficientnet_lite0")
 photo = imagenet.load_images("../data/images/astronaut.png")
 print([f"{name} {score:.2f}" for _, name, score in imagenet.decode(imagenet.predict(photo), top=5)[0]])
-wanted = [imagenet.class_names.index("bobsled"), imagenet.class_names.index("space shuttle")]
-result = gc.explain(imagenet.model, imagenet.preprocess(np.repeat(photo, 2, axis=0)), class_index=wanted)
-fig, axes = plt.subplots(1, 2, figsize=(6, 3))
-for ax, heatmap, c in zip(axes, result.heatmaps, result.class_indices):
-    ax.imshow(gc.overlay_heatmap(photo[0], heatmap, alpha=0.5)); ax.set_title(imagenet.class_names[c]); ax.axis("off")
+asked = ["bobsled", "space shuttle"]
+result = gc.explain(imagenet.model, imagenet.preprocess(np.repeat(photo, 2, axis=0)),
+                    class_index=[imagenet.class_names.index(name) for name in asked])
+predicted = imagenet.class_names[result.logits[0].argmax()]
+titles = [gc.explained_title(name, score, predicted=predicted) for name, score in zip(asked, result.scores)]
+fig, axes = gc.show_heatmaps(photo[0], result.heatmaps, titles, panel_size=3.2)
 plt.show()
 
 # %% [markdown]
-# "bobsled" rests on the helmet and suit, "space shuttle" on the shuttle in the background: the model saw the
-# shuttle but weighed the space-suit evidence more. That suggests what data would fix it.
+# To say where each map sits in numbers, we mark two regions by hand on this 224×224 picture: a box around the
+# shuttle model in the background, and the astronaut's suit and helmet (two boxes joined). For each map: the share
+# of its mass in each region (the energy measure of the next section), next to the region's share of the picture.
+
+# %%
+size = photo.shape[1:3]
+shuttle = metrics.box_to_mask((0, 152, 128, 208), size)
+astronaut = metrics.box_to_mask((67, 9, 224, 157), size) | metrics.box_to_mask((148, 121, 224, 224), size)
+share = {}
+for region, mask in (("shuttle", shuttle), ("suit+helmet", astronaut)):
+    share[region] = metrics.energy_pointing_game(result.heatmaps, np.stack([mask, mask]))
+    print(f"{region:11s} ({mask.mean():.0%} of the picture): " + ", ".join(
+        f"{name} map {value:.0%}" for name, value in zip(asked, share[region])))
+assert share["suit+helmet"][0] > max(0.7, astronaut.mean()) and share["shuttle"][0] < shuttle.mean(), "the text"
+assert 0.4 < share["shuttle"][1] < 0.6 and share["shuttle"][1] > 3 * shuttle.mean(), "the text: about half"
+assert asked[1] not in [name for _, name, _ in imagenet.decode(result.logits[:1], top=5)[0]], "the text: not top 5"
+
+# %% [markdown]
+# The "bobsled" map rests on the suit and helmet (most of its mass, more than their share of the picture) and
+# puts less than its area's share on the shuttle; the "space shuttle" map puts about half its mass on the shuttle
+# model, a box that covers a seventh of the picture. The model did see the shuttle, but "space shuttle" is not
+# even in its top five: the suit and helmet weighed more. That suggests what data would fix it (astronauts in
+# suits, labelled as such).
 #
 # ## 2. Measuring a shortcut
-# Notebook 01 showed the biased model looking at the marker. We can put a number on it: the share of each map's
-# energy on the marker's pixels versus on the shape's pixels (`metrics.energy_pointing_game`), and how often the
-# map's peak is on the marker (`metrics.pointing_game`).
+# Notebook 01 showed the biased model looking at the marker. A model that learns such a cue instead of the shape
+# has taken a shortcut (Geirhos et al., Nature Machine Intelligence 2020). We can put a number on it: the share of
+# each map's mass on the marker's pixels versus on the shape's pixels (`metrics.energy_pointing_game`, the
+# energy-based pointing game of Wang et al., CVPR Workshops 2020), and how often the map's peak is on the marker
+# (`metrics.pointing_accuracy`, the share of hits of the pointing game of Zhang et al., ECCV 2016).
 
 # %%
 test = make_shapes(300, seed=7, cue="correlated", cue_kind="color")
-for bundle in (clean, biased):
-    maps = gc.compute_heatmaps(bundle.model, bundle.preprocess(test.images), class_index=test.labels)
-    on_shape = metrics.energy_pointing_game(maps, test.masks).mean()
-    on_marker = metrics.energy_pointing_game(maps, test.cue_masks).mean()
-    peak_on_marker = metrics.pointing_accuracy(maps, test.cue_masks)
-    print(f"{bundle.name:13s} energy on shape {on_shape:.2f}  on marker {on_marker:.2f}  peak on marker {peak_on_marker:.0%}")
+marker_area = test.cue_masks.mean()
+print(f"the marker covers {marker_area:.2%} of the picture")
+shape, marker, peak = {}, {}, {}
+for b in (clean, biased):
+    maps = gc.compute_heatmaps(b.model, b.preprocess(test.images), class_index=test.labels)
+    shape[b.name] = metrics.energy_pointing_game(maps, test.masks).mean()
+    marker[b.name] = metrics.energy_pointing_game(maps, test.cue_masks).mean()
+    peak[b.name] = metrics.pointing_accuracy(maps, test.cue_masks)
+    print(f"{b.name:13s} energy on shape {shape[b.name]:.2f}  on marker {marker[b.name]:.3f} "
+          f"({marker[b.name] / marker_area:.1f}x its area)  peak on marker {peak[b.name]:.0%}")
+assert 12 < marker["shapes_biased"] / marker_area < 18 and 0.65 < peak["shapes_biased"] < 0.85, "the text below"
+assert marker["shapes_gap"] < 2 * marker_area and 0.2 < shape["shapes_gap"] < 0.3, "the text below"
 
 # %% [markdown]
-# The marker covers about 0.6% of the picture (5×5 of 64×64), so any energy share far above that means the model
-# is using it. A check like this can run in a test suite on every retrained model.
+# The marker covers 0.6% of the picture (5×5 pixels of 64×64), yet the biased model's maps put about 9% of their
+# mass on it, fifteen times its area, and three maps in four peak on it. The model trained without the marker
+# puts about its area's share there (1.4 times) and a quarter of its mass on the shape. A check like this can run in a
+# test suite on every retrained model.
 #
 # ### Fixing it: retrain without the marker
 # The fix for a shortcut is in the data: train again on pictures where the marker does not tell the class. Our
 # `scripts/train_teaching_models.py` did exactly that; the two models share the architecture, the seeds and the
 # training budget, and differ **only** in the training pictures (`cue="correlated"` or no marker). Training takes
-# about three minutes on two cores, longer than a notebook should, so we load its result, `shapes_gap`, and
-# compare it with the biased model on the same test pictures, marker removed or misleading.
+# minutes, longer than a notebook should, so we load its result, `shapes_gap`, and compare it with the biased
+# model on the same test pictures, marker removed or misleading (it names another class).
 
 # %%
+accuracy = {}
 for cue in ("correlated", "none", "contradicting"):
     test = make_shapes(300, seed=7, cue=cue, cue_kind="color")
-    accuracy = {b.name: float((b.predict(test.images).argmax(1) == test.labels).mean()) for b in (biased, clean)}
-    print(f"marker {cue:13s}  biased {accuracy['shapes_biased']:4.0%}   retrained without it {accuracy['shapes_gap']:4.0%}")
+    accuracy[cue] = {b.name: float((b.predict(test.images).argmax(1) == test.labels).mean()) for b in (biased, clean)}
+    print(f"marker {cue:13s}  biased {accuracy[cue]['shapes_biased']:4.0%}   "
+          f"retrained without it {accuracy[cue]['shapes_gap']:4.0%}")
+drop = accuracy["correlated"]["shapes_gap"] - accuracy["contradicting"]["shapes_gap"]
+assert accuracy["contradicting"]["shapes_biased"] < 0.05 and drop < 0.1, "the text below the figure"
+
+# %% [markdown]
+# The maps of the true class on the misleading pictures (the marker names another class):
 
 # %%
-misleading = make_shapes(5, seed=7, cue="contradicting", cue_kind="color")
-fig, axes = plt.subplots(2, 5, figsize=(10, 4.4))
-for row, bundle in zip(axes, (biased, clean)):
-    maps = gc.compute_heatmaps(bundle.model, bundle.preprocess(misleading.images), class_index=misleading.labels)
-    for ax, image, heatmap in zip(row, misleading.images, maps):
-        ax.imshow(gc.overlay_heatmap(image, heatmap, alpha=0.5)); ax.axis("off")
-    row[0].set_title(f"{bundle.name}: map of the true class", loc="left")
+misleading = make_shapes(300, seed=7, cue="contradicting", cue_kind="color")
+shown, energy = [], {}
+for bundle in (biased, clean):
+    with warnings.catch_warnings(action="ignore", category=gc.EmptyHeatmapWarning):  # an empty map scores 0
+        found = gc.explain(bundle.model, bundle.preprocess(misleading.images), class_index=misleading.labels)
+    energy[bundle.name] = metrics.energy_pointing_game(found.heatmaps, misleading.masks).mean()
+    print(f"{bundle.name:13s} map of the true class: energy on the shape {energy[bundle.name]:.2f}")
+    shown += [(found.heatmaps[i], gc.explained_title(DEFAULT_CLASSES[c], s, predicted=DEFAULT_CLASSES[p]))
+              for i, (c, s, p) in enumerate(zip(found.class_indices[:5], found.scores, found.logits.argmax(1)))]
+assert energy["shapes_gap"] > 4 * energy["shapes_biased"], "the text: the retrained maps sit on the shapes"
+fig, axes = gc.show_heatmaps(np.concatenate([misleading.images[:5]] * 2), [m for m, _ in shown],
+                             [t for _, t in shown], ncols=5, suptitle="top: shapes_biased · bottom: shapes_gap")
 plt.show()
 
 # %% [markdown]
-# Retrained without the marker, the model's accuracy no longer depends on it, and its maps of the true class sit
-# on the shapes. Both were predictable from the heatmaps before any new test set was made.
+# With a misleading marker the biased model is wrong on almost every picture and the retrained one is still right
+# on most: its accuracy barely depends on the marker (a drop of a few points, from a coloured patch it never saw
+# in training, against the biased model's drop to almost nothing). Its maps of the true class put several times
+# more mass on the shapes than the biased model's do. The biased model's reliance was already visible in its maps
+# on the ordinary test pictures above, before any misleading test set was made.
 #
 # ## 3. Localisation
-# With exact masks we can score localisation. The **pointing game** asks if the map's peak lies on the object;
-# its **energy** version asks which share of the map does; the Grad-CAM paper's **weakly supervised box**
-# thresholds the map at 15% of its peak, keeps the largest connected region, and boxes it.
+# With exact masks we can score localisation. The **pointing game** (Zhang et al., ECCV 2016) asks if the map's
+# peak lies on the object; its **energy** version (Wang et al., CVPR Workshops 2020) asks which share of the map
+# does; the Grad-CAM paper's **weakly supervised box** (Selvaraju et al., ICCV 2017, after the CAM paper's
+# localisation of Zhou et al., CVPR 2016) thresholds the map at 15% of its peak, keeps the largest connected
+# region, and boxes it.
 
 # %%
 held_out = make_shapes(300, seed=8)
 maps = gc.compute_heatmaps(clean.model, clean.preprocess(held_out.images), class_index=held_out.labels)
-print(f"pointing game: {metrics.pointing_accuracy(maps, held_out.masks):.0%}")
-print(f"energy on the object: {metrics.energy_pointing_game(maps, held_out.masks).mean():.2f} "
-      f"(the object covers {held_out.masks.mean():.2f} of the picture)")
-upsampled = metrics.upsample_heatmap(maps, (64, 64))
-for threshold in (0.15, 0.5, 0.8):
-    boxes = metrics.weakly_supervised_box(upsampled, threshold=threshold)
-    print(f"threshold {threshold:.0%} of the peak: box IoU >= 0.5 for {metrics.box_accuracy(boxes, held_out.boxes):.0%}"
-          f" of images, mean IoU {metrics.box_iou(boxes, held_out.boxes).mean():.2f}")
+pointing = metrics.pointing_accuracy(maps, held_out.masks)
+on_object = metrics.energy_pointing_game(maps, held_out.masks)
+print(f"pointing game: {pointing:.0%}   energy on the object: {on_object.mean():.2f} "
+      f"(the object covers {held_out.masks.mean():.2f})")
+area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+boxes = {t: metrics.weakly_supervised_box(maps, threshold=t, image_size=(64, 64)) for t in (0.15, 0.5, 0.8)}
+hits = {t: metrics.box_accuracy(b, held_out.boxes) for t, b in boxes.items()}
+ratio = {t: np.median(area(b) / area(held_out.boxes)) for t, b in boxes.items()}
+for t, b in boxes.items():
+    print(f"threshold {t:.0%} of the peak: box IoU >= 0.5 for {hits[t]:.0%} of images, mean IoU "
+          f"{metrics.box_iou(b, held_out.boxes).mean():.2f}, median box / true box area {ratio[t]:.1f}")
+assert pointing > 0.9 and hits[0.15] < 0.1 and 3 < ratio[0.15] < 5, "the text: almost always; about four times"
+assert min(hits[0.5], hits[0.8]) > hits[0.15] + 0.3, "the text: higher thresholds give far better boxes here"
 
 # %%
-fig, axes = plt.subplots(1, 5, figsize=(10, 2.2))
-boxes = metrics.weakly_supervised_box(upsampled, threshold=0.15)
-for ax, image, heatmap, box, true in zip(axes, held_out.images, maps, boxes, held_out.boxes):
-    ax.imshow(gc.overlay_heatmap(image, heatmap, alpha=0.4)); ax.axis("off")
+logits = clean.predict(held_out.images[:5])
+fig, axes = gc.show_heatmaps(held_out.images[:5], maps[:5], [
+    gc.explained_title(DEFAULT_CLASSES[c], z[c], predicted=DEFAULT_CLASSES[z.argmax()])
+    for c, z in zip(held_out.labels[:5], logits)], alpha=0.4)
+for ax, box, true in zip(axes.flat, boxes[0.15], held_out.boxes):
     for (y0, x0, y1, x1), colour in ((true, "white"), (box, "red")):
         ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, color=colour, lw=1.5))
 plt.show()
 
 # %% [markdown]
 # White: the true box; red: the box read off the Grad-CAM map at the paper's 15% threshold. The peak is on the
-# object almost every time, but the boxes are far too large: this network's maps are smooth and wide (its last
-# layers see 50 pixels around each cell), and the objects are small, so 15% of the peak reaches well past them.
-# The paper chose 15% for ImageNet photos, where objects fill much of the frame; a threshold is a modelling choice
-# to tune on data with known boxes, as the table above does.
+# object almost every time (the pointing game above), but at 15% the boxes are far too large: their median area is
+# about four times the true box's, and almost none reaches IoU 0.5. This network's maps are smooth and wide, and
+# the objects are small, so 15% of the peak reaches well past them. The threshold is a modelling choice to tune on
+# data with known boxes, as the table above does: here 50% or 80% of the peak gives boxes of the right size for
+# about half the pictures.
 #
 # ## 4. Explaining a transfer-learned model
 # The usual way to get a classifier for a new task: take a pretrained network, cut it at its last conv layer, nest
@@ -125,7 +183,6 @@ plt.show()
 # the nested model, and the layer is named `base/layer`.
 
 # %%
-import warnings
 from gradcam_utils.transfer import fit_head, resize_batch, transfer_model
 
 shapes_train, shapes_test = make_shapes(200, seed=31), make_shapes(100, seed=32)
@@ -133,27 +190,41 @@ model = transfer_model(imagenet, num_classes=5, name="shapes_on_imagenet")
 x_train = imagenet.preprocess(resize_batch(shapes_train.images, imagenet.input_size))
 print("training accuracy per epoch:", fit_head(model, x_train, shapes_train.labels, epochs=3))
 x_test = imagenet.preprocess(resize_batch(shapes_test.images, imagenet.input_size))
-print(f"held-out accuracy: {float((model.predict(x_test, verbose=0).argmax(1) == shapes_test.labels).mean()):.0%}")
+held_out_accuracy = float((model.predict(x_test, verbose=0).argmax(1) == shapes_test.labels).mean())
+print(f"held-out accuracy: {held_out_accuracy:.0%}")
+assert held_out_accuracy > 0.85, "the text: a linear head on the pretrained features is enough"
 
 # %%
 layer = f"{imagenet.name}_base/{imagenet.last_conv_layer}"
 with warnings.catch_warnings(action="ignore", category=gc.EmptyHeatmapWarning):  # counted below instead
     result = gc.explain(model, x_test, layer, class_index=shapes_test.labels)
-print("explained layer:", result.layer_name, "| map", result.heatmaps.shape[1:], "| empty maps:", result.empty.sum())
-fig, axes = plt.subplots(1, 5, figsize=(10, 2.2))
-for ax, image, heatmap in zip(axes, shapes_test.images, result.heatmaps):
-    ax.imshow(gc.overlay_heatmap(image, heatmap, alpha=0.5)); ax.axis("off")
+answers = result.logits.argmax(1)
+print("explained layer:", result.layer_name, "| map", result.heatmaps.shape[1:], "| empty maps:", result.empty.sum(),
+      "| of those, answered right:", int((result.empty & (answers == shapes_test.labels)).sum()))
+titles = [gc.explained_title(DEFAULT_CLASSES[c], s, predicted=DEFAULT_CLASSES[p])
+          for c, s, p in zip(result.class_indices[:5], result.scores, answers)]
+fig, axes = gc.show_heatmaps(shapes_test.images[:5], result.heatmaps[:5], titles)
 plt.show()
-for tolerance in (0, 4):
-    print(f"pointing game, {tolerance} px tolerance: "
-          f"{metrics.pointing_accuracy(result.heatmaps, shapes_test.masks, tolerance=tolerance):.0%}")
+assert not (result.empty & (answers == shapes_test.labels)).any(), "the text: an empty map goes with a wrong answer"
 
 # %% [markdown]
-# An empty map means the model found no evidence at all for the true class in that picture (it got it wrong).
-# The maps are coarse: 7×7 cells over a 64-pixel picture, so one cell is 9 pixels wide and a peak cell often
-# straddles a small shape's border; within half a cell (4 px) of the shape, the peak lands far more often. The
-# pretrained features plus a linear head are enough for the task, and Grad-CAM explains the combined model without
-# any surgery.
+# An empty map means the model found no evidence at all for the true class in that picture: here it got each of
+# those pictures wrong. The maps are coarse, 7×7 cells over a 64-pixel picture, so a cell is about 9 pixels wide
+# and a peak cell often straddles a small shape's border. The pointing game with a tolerance of half a cell:
+
+# %%
+cell = shapes_test.images.shape[1] / result.heatmaps.shape[1]
+pointing = {tolerance: metrics.pointing_accuracy(result.heatmaps, shapes_test.masks, tolerance=tolerance)
+            for tolerance in (0, int(cell / 2))}
+for tolerance, value in pointing.items():
+    print(f"pointing game, {tolerance} px tolerance (a cell is {cell:.1f} px): {value:.0%}")
+gained = pointing[int(cell / 2)] - pointing[0]
+assert gained > 0.25 and gained > (1 - pointing[0]) / 2, "the text: far more often; most misses are near misses"
+
+# %% [markdown]
+# Within half a cell of the shape the peak lands far more often (see the two lines above): most misses are by less
+# than a cell. The pretrained features plus a linear head are enough for the task, and Grad-CAM explains the
+# combined model without any surgery.
 #
 # ## 5. Two objects, two answers
 # Grad-CAM is *class-discriminative*: in a picture holding two shapes, the map of each shape's class should sit on
@@ -169,31 +240,48 @@ for k in (0, 1):
     other.append(metrics.energy_pointing_game(maps, pairs.object_masks[:, 1 - k]))
 share = np.concatenate(own) > np.concatenate(other)
 print(f"map has more energy on its own object than on the other one: {share.mean():.0%} of {share.size} maps")
+assert share.mean() > 0.9, "the text: each class's map finds its own object"
 
 # %% [markdown]
+# In nine maps out of ten or more, the class's map puts more mass on its own shape than on the other one.
+#
 # ## Summary
-# - Explain both the predicted class and the class you expected: the difference is the diagnosis.
+# - Explain both the predicted class and the class you expected, and measure where each map sits: the difference
+#   is the diagnosis.
 # - Turn "it looks at the marker" into a number, and test for it; the fix is in the data, and the same numbers
 #   confirm it.
-# - Pointing game, energy and box IoU need ground-truth masks; synthetic data gives them exactly.
+# - Pointing game, energy and box IoU need ground-truth masks; synthetic data gives them exactly. The box
+#   threshold has to be tuned to the data.
 # - Nested pretrained bases are explained like any other model: name the layer as `base/layer`.
 # - In a picture with two objects, each class's map finds its own object.
 #
 # ## Exercises
-# Try first; worked solutions are in `solutions/06_applications.md`.
+# Predict the answer first, then compute it; worked solutions are in `solutions/06_applications.md`.
 #
 # **1.** By hand: the IoU of the boxes `(0, 0, 10, 10)` and `(5, 5, 15, 15)` (y0, x0, y1, x1, end-exclusive).
 
 # %%
-from gradcam_utils.exercises import check_box_iou, check_marker_energy
+from gradcam_utils.exercises import check_box_iou, check_misleading_marker_energy
 
 iou = None   # a fraction
 check_box_iou(iou)
 
 # %% [markdown]
-# **2.** On `make_shapes(100, seed=12, cue="correlated", cue_kind="color")`, which mean share of the biased
-# model's Grad-CAM energy (true class) lies on the marker?
+# **2.** On `make_shapes(100, seed=12, cue="contradicting", cue_kind="color")` the marker names another class
+# than the shape. Predict first: does the biased model's map of the **true** class (the shape's) still put more
+# mass on the marker than the marker's area? Then compute the mean share of that map's mass on the marker.
 
 # %%
 marker_energy = None   # your code here
-check_marker_energy(marker_energy)
+check_misleading_marker_energy(marker_energy)
+
+# %% [markdown]
+# ## References
+# - Selvaraju, Cogswell, Das, Vedantam, Parikh, Batra. "Grad-CAM: Visual Explanations from Deep Networks via
+#   Gradient-based Localization." ICCV 2017 (extended in IJCV 2020).
+# - Zhou, Khosla, Lapedriza, Oliva, Torralba. "Learning Deep Features for Discriminative Localization." CVPR 2016.
+# - Zhang, Bargal, Lin, Brandt, Shen, Sclaroff. "Top-down Neural Attention by Excitation Backprop." ECCV 2016.
+# - Wang, Wang, Du, Yang, Zhang, Ding, Mardziel, Hu. "Score-CAM: Score-Weighted Visual Explanations for
+#   Convolutional Neural Networks." CVPR Workshops 2020.
+# - Geirhos, Jacobsen, Michaelis, Zemel, Brendel, Bethge, Wichmann. "Shortcut Learning in Deep Neural Networks."
+#   Nature Machine Intelligence 2020.
