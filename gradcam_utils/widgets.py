@@ -19,6 +19,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 from PIL import Image
 
+from .errors import GradCAMError
 from .explorer import DEFAULT_MODEL, Explorer, percent
 from .figures import add_colorbar, explained_title
 
@@ -178,6 +179,9 @@ def snapshot(explorer: Explorer, dpi: int = 100) -> Snapshot:
     """Draw the explorer's current view: the image, the heatmap and the overlay, with a colour bar, each panel
     titled, and a caption naming the class explained (and its probability), the predicted class, the layer (with
     its size) and the method. The explorer's state does not change."""
+    if not isinstance(explorer, Explorer):
+        raise GradCAMError(f"snapshot draws an Explorer's view (ui.explorer, or Explorer(...)); got "
+                           f"{type(explorer).__name__}.")
     view, state = explorer.view, explorer.view.state
     names = explorer.all_class_names
     top = explorer.predictions[0]

@@ -20,6 +20,7 @@ from gradcam_utils import engine
 from gradcam_utils import explorer as explorer_module
 from gradcam_utils.explorer import Explorer
 from gradcam_utils.synthetic import DEFAULT_CLASSES, make_shapes
+from gradcam_utils import widgets as widgets_module
 from gradcam_utils.widgets import ExplorerWidget, explore
 
 CAT = Path(__file__).resolve().parents[1] / "data" / "images" / "cat.png"
@@ -451,3 +452,5 @@ def test_a_snapshot_is_a_png_of_the_view_that_names_what_it_explains(ui, shapes,
     ui.class_picker.value = top
     assert ui.snapshot().png != picture.png
     assert picture.save(tmp_path / "view.png").read_bytes() == picture.png
+    with pytest.raises(gc.GradCAMError, match="Explorer"):
+        widgets_module.snapshot(ui)  # the widget, not its explorer
