@@ -109,7 +109,7 @@ assert np.signbit(article["all negative"]).all(), "the text says an all-negative
 assert np.isnan(article["maximum 0"]).all(), "the text says a map whose maximum is 0 comes back as NaN"
 
 # %% [markdown]
-# The library returns zeros for both and warns (`EmptyHeatmapWarning`). **The same map from the library:** its
+# The library returns zeros for both and warns (`EmptyHeatmapWarning`; notebook 02 showed it). **The same map from the library:** its
 # batched call runs steps 1–5 for any number of images at once. It must give the very map we just built.
 
 # %%
@@ -183,8 +183,7 @@ assert 0.25 < off_article < 0.4 and off_library == 0, "the text below: a third o
 # Here the article's photo weighs more than the library's and its colours less, so its map looks fainter. A third of
 # the colours it lays over the photo are not on the colour bar; none of the library's are, because the library
 # colours the map after resizing it.
-
-# %% [markdown]
+#
 # **Resizing the input.** The article's `get_img_array` calls Keras' `load_img`, which resizes
 # **nearest-neighbour** unless told `interpolation=...`: it keeps one pixel in each block and drops the others. The
 # library's `get_img_array` resizes bilinearly. Same photo, same class:
