@@ -9,12 +9,18 @@
 #    the sanity check, and one limit, measured;
 # 5. write a short report that a check recomputes from your model.
 #
-# **How to use it (30-45 minutes).** Run it top to bottom once: it is a worked example with the decisions in
-# section 1. Then make the decisions your own (other classes, another image size, a planted shortcut), run
-# everything again, and answer the four exercises for *your* model. Each exercise asks you to predict first; the
-# checks compute the right answer from your model, so they stay right whatever you chose. The `assert` lines
-# guard the example's sentences; with your decisions one may fail: that is a finding about your model (read its
-# message, then run on from the next cell), not a bug. Worked solutions are in `solutions/08_capstone.md`.
+# **How to use it (45-60 minutes).** First run it top to bottom as it is: a worked example, with its decisions
+# in section 1 (a run takes under a minute). Then save a copy, make the decisions your own (other classes, another
+# image size, a planted shortcut), run it again, and answer the four exercises for *your* model. Each exercise asks
+# you to predict first; its check computes the right answer from your model, whatever you chose. Worked solutions
+# are in `solutions/08_capstone.md`.
+#
+# **Your sentences need numbers too.** The text describes the worked example. Each sentence in it that states a
+# number or a comparison has an `assert` under the numbers it rests on, and the assert's message quotes the
+# sentence. With your decisions some will fail, or stop with a `KeyError` where a cell names the example's
+# classes. That is not a bug: the sentence is not true of your model. Read your numbers, rewrite the sentence so
+# that it says what they show, change the assert to guard your new sentence, and run on. A report in which every
+# claim sits next to its number and its assert is what this capstone asks of you.
 
 # %%
 import gradcam_utils as gc  # first: it also quiets TensorFlow's start-up messages
@@ -26,6 +32,8 @@ from gradcam_utils import metrics
 from gradcam_utils.synthetic import make_shapes
 import warnings
 warnings.simplefilter("ignore", gc.EmptyHeatmapWarning)   # an all-zero map counts as a miss; we count them below
+# every assert below starts its message with this (see "Your sentences need numbers too" above)
+REWRITE = "Not true of your model? Read the numbers above, then rewrite this sentence and its assert: "
 from gradcam_utils.exercises import check_capstone, check_capstone_layer
 from gradcam_utils.exercises import check_energy_function, check_sanity_prediction
 
@@ -93,7 +101,7 @@ predicted = gc.class_logits(model, x_test).argmax(axis=1)
 accuracy = float((predicted == test.labels).mean())
 print(f"test accuracy {accuracy:.1%} (chance {1 / len(CLASSES):.1%}); {int((predicted != test.labels).sum())} of "
       f"{len(test)} test pictures wrong")
-assert accuracy > 0.8, "the text below says the model has learned the shapes"
+assert accuracy > 0.8, REWRITE + "'The model is far above chance' (text below)"
 
 # %% [markdown]
 # The model is far above chance: it has learned something about the shapes. *What* it learned is the question
@@ -101,7 +109,7 @@ assert accuracy > 0.8, "the text below says the model has learned the shapes"
 #
 # ## 3. Which layer?
 # Grad-CAM weights the feature maps of one layer by how much the class score depends on them. That layer needs
-# positions (rows and columns), and its features should be about the classes, not about edges; notebooks 03 and
+# positions (rows and columns), and its features should be about the classes, not about edges; notebooks 05 and
 # 07 showed what happens at earlier layers. Here are your model's layers and the shape of what each one outputs
 # (batch axis left out):
 
@@ -125,6 +133,24 @@ rows, cols = model.get_layer(LAYER).output.shape[1:3]
 print(f"Grad-CAM layer: {LAYER}, {rows}x{cols} positions, one per {IMAGE_SIZE // rows}x{IMAGE_SIZE // cols} pixels")
 
 # %% [markdown]
+# **What Grad-CAM computes behind your head.** Global max pooling passes on only the strongest position of each
+# feature map, so the class score's gradient is the dense weight at that position and 0 everywhere else. Its
+# spatial mean, Grad-CAM's weight, is the dense weight divided by the number of positions: the weights of CAM
+# (Zhou et al., CVPR 2016), as behind the average pooling of the course's models (notebook 02). So on this model
+# Grad-CAM's map is CAM's map, scaled to its peak. Computed both ways on 50 test pictures:
+
+# %%
+features = keras.Model(model.input, model.get_layer(LAYER).output)(x_test[:50]).numpy()
+dense = model.get_layer("logits").kernel.numpy()   # (channels, classes)
+cam = np.maximum(np.einsum("bhwk,kb->bhw", features, dense[:, test.labels[:50]]), 0)
+peaks = cam.max(axis=(1, 2), keepdims=True)
+cam = np.divide(cam, peaks, out=np.zeros_like(cam), where=peaks > 0)
+gradcam_maps = gc.compute_heatmaps(model, x_test[:50], LAYER, class_index=test.labels[:50])
+difference = float(abs(cam - gradcam_maps).max())
+print(f"largest difference between CAM's and Grad-CAM's maps: {difference:.5f}")
+assert difference < 1e-4, REWRITE + "'on this model Grad-CAM's map is CAM's map' (text above)"
+
+# %% [markdown]
 # ## 4. Your own picture
 # A picture drawn with numpy, unlike anything in the training set: a dark background without stripes, a red disc
 # top left and a yellow cross bottom right, at known pixels (`disc`, `cross`). To explain a photo instead, load it with
@@ -139,6 +165,7 @@ noise = np.random.default_rng(SEED).normal(0, 4, size=(IMAGE_SIZE, IMAGE_SIZE, 3
 picture = np.clip(50 + noise, 0, 255).astype(np.uint8)
 picture[disc], picture[cross] = (220, 60, 60), (240, 240, 80)
 drawn = {"circle": disc, "cross": cross}
+assert set(drawn) <= set(CLASSES), f"draw shapes of your classes {CLASSES}, and name them in `drawn`"
 
 # %% [markdown]
 # One picture, one question per class: why "circle", why "cross", why "square"? Grad-CAM answers each class
@@ -161,16 +188,20 @@ for name in CLASSES:
 # %%
 own = {name: share[(name, name)] for name in drawn}
 other = {name: max(share[(name, shape)] for shape in drawn if shape != name) for name in drawn}
-assert all(own[name] > 2 * other[name] for name in drawn), "the text says each drawn class's map is on its shape"
-assert sum(share[("cross", shape)] for shape in drawn) < 0.5, "the text says most of the cross map is off the shapes"
-assert share[("square", "circle")] > 0.3, "the text says the 'square' map sits on the disc"
+logit = dict(zip(CLASSES, result.scores))
+assert all(own[name] > 2 * other[name] for name in drawn), REWRITE + "'Each drawn class's map puts at least twice...'"
+assert top == "cross" and min(logit, key=logit.get) == "circle", REWRITE + "'The model answers \"cross\"...'"
+assert sum(share[("cross", shape)] for shape in drawn) < 0.5, REWRITE + "'Most of the cross's map lies off both...'"
+assert share[("square", "circle")] > 0.3, REWRITE + "'the \"square\" map sits on the disc'"
 
 # %% [markdown]
-# The map of each drawn class puts at least twice as much of its energy on its own shape as on the other one:
-# the maps are class-discriminative, also on a picture drawn by hand. But look closer. Most of the cross's map
-# lies *off* both shapes, spilling past the cross's edge: evidence can sit around an object as much as on it. And
-# the "square" map sits on the disc: the model finds some square evidence in a round shape. So read a map together
-# with its score (in the titles), and look at the other classes' maps before trusting one.
+# Each drawn class's map puts at least twice as much of its energy on its own shape as on the other shape: the
+# maps are class-discriminative, also on a picture drawn by hand. But look closer. The model answers "cross", and
+# the circle, drawn just as clearly, gets the lowest score of the three; yet its map looks as hot as the cross's,
+# because every map is scaled to its own peak. Most of the cross's map lies *off* both shapes, spilling past the
+# cross's edge: evidence can sit around an object as much as on it. And the "square" map sits on the disc: the
+# model finds some square evidence in a round shape. So read a map together with its score (in the titles), and
+# look at the other classes' maps before trusting one.
 #
 # ## 5. Evidence on 300 test pictures
 # One picture is an anecdote. On the test set we know every object's pixels (`test.masks`), so we can count:
@@ -199,9 +230,9 @@ for name, maps in [("Grad-CAM", heatmaps), ("random map", random_maps)]:
     (p, p_lo, p_hi), (e, e_lo, e_hi) = scores[name]
     print(f"{name:10s} pointing game {p:.0%} [{p_lo:.0%}, {p_hi:.0%}]   energy on object {e:.2f} [{e_lo:.2f}, {e_hi:.2f}]")
 print(f"{int(explained.empty.sum())} Grad-CAM maps were all zero; the object covers {object_area:.1%} of a picture")
-assert scores["Grad-CAM"][0][1] > scores["random map"][0][2], "the text says Grad-CAM points better than chance"
-assert scores["Grad-CAM"][1][1] > 5 * scores["random map"][1][2], "the text says 5x more energy on the object"
-assert abs(scores["random map"][1][0] - object_area) < 0.01, "the text says a random map's share is the area"
+assert scores["Grad-CAM"][0][1] > scores["random map"][0][2], REWRITE + "'Grad-CAM's peak lands on the object...'"
+assert scores["Grad-CAM"][1][1] > 5 * scores["random map"][1][2], REWRITE + "'more than five times as much...'"
+assert abs(scores["random map"][1][0] - object_area) < 0.01, REWRITE + "'The random map's energy share is close...'"
 
 # %% [markdown]
 # (95% bootstrap intervals over the 300 pictures in brackets.) Grad-CAM's peak lands on the object far more often
@@ -221,8 +252,9 @@ gc.show_heatmaps(test.images[show], heatmaps[show], titles, ncols=6)
 plt.show()
 
 # %% [markdown]
-# The last two panels are pictures the model gets wrong. Their maps still explain the true class: they show what
-# evidence for it the model found, and where; its score (the logit in the title) shows that it found too little.
+# The last panels whose predicted class differs from the explained one are pictures the model gets wrong. Their
+# maps still explain the true class: they show what evidence for it the model found, and where; its logit in the
+# title is lower than the predicted class's, so the model found less of it.
 
 # %% [markdown]
 # ## 6. Does the map depend on the model? The sanity check
@@ -242,16 +274,25 @@ check_sanity_prediction(model, x_test, LAYER, passes_sanity)
 sanity = gc.cascading_randomization(model, x_test[:16], LAYER, max_steps=2, seed=0, guided_maps=False)
 print(sanity.summary())
 correlations = [row["gradcam"] for row in sanity.rows()]
-assert max(correlations) < 0.5, "the text below says Grad-CAM passes on this model"
+intervals = [metrics.bootstrap_ci(step[~np.isnan(step)]) for step in sanity.gradcam]   # NaN: an all-zero map
+print("95% intervals over the pictures:", ", ".join(f"[{low:.2f}, {high:.2f}]" for _, low, high in intervals))
+assert max(correlations) < 0.5, REWRITE + "'Grad-CAM on this model passes' (text below)"
+assert max(high for _, low, high in intervals) < 0.5, REWRITE + "'even the upper ends of the intervals...'"
 
 # %% [markdown]
 # The maps change as soon as the head is random, and stay far from the trained ones when the last convolution is
-# random too: Grad-CAM on this model passes, its maps depend on what the model learned.
+# random too: Grad-CAM on this model passes, its maps depend on what the model learned. Sixteen pictures are
+# enough for this verdict: even the upper ends of the intervals are below 0.5.
 #
 # ## 7. One limit, measured: objects smaller than the training ones
 # Each cell of the Grad-CAM layer stands for a block of pixels (printed in section 3), and its evidence is
 # spread further by the convolutions. Objects smaller than anything in the training set test both the model and
 # the map.
+
+# %% [markdown]
+# For each size we measure the accuracy, the map's energy on the object, and, as a yardstick, the energy share of
+# the object's own mask shrunk to the layer's grid (each cell gets the share of its pixels on the object) and
+# upsampled like a map: a map that knew the object perfectly, at the layer's resolution.
 
 # %%
 sizes = {"as in training": None, "small (6-8 px)": (6, 8)}
@@ -259,20 +300,36 @@ for name, size_range in sizes.items():
     batch = make_shapes(300, seed=SEED + 2, image_size=IMAGE_SIZE, classes=CLASSES, size_range=size_range, **DATA)
     x = batch.images.astype("float32")
     maps = gc.compute_heatmaps(model, x, LAYER, class_index=batch.labels)
-    sizes[name] = (float((gc.class_logits(model, x).argmax(1) == batch.labels).mean()),
-                   float(metrics.energy_pointing_game(maps, batch.masks).mean()), float(batch.masks.mean()))
-    print(f"objects {name:15s} accuracy {sizes[name][0]:.0%}  energy on object {sizes[name][1]:.2f} "
-          f"(object area {sizes[name][2]:.1%})")
-(usual, small) = sizes.values()
-assert small[0] < usual[0] - 0.2, "the text says the model is wrong far more often on small objects"
-assert small[1] < usual[1] / 2 and small[1] / small[2] > 3, "the text says: half the share, still well aimed"
+    shrunk = tf.image.resize(batch.masks[..., None].astype("float32"), (rows, cols), method="area")[..., 0]
+    answers = gc.class_logits(model, x).argmax(axis=1)
+    sizes[name] = dict(accuracy=float((answers == batch.labels).mean()), area=float(batch.masks.mean()),
+                       energy=metrics.bootstrap_ci(metrics.energy_pointing_game(maps, batch.masks)),
+                       shrunk_mask=float(metrics.energy_pointing_game(shrunk.numpy(), batch.masks).mean()),
+                       answers=dict(zip(CLASSES, np.bincount(answers, minlength=len(CLASSES)).tolist())))
+
+# %%
+for name, m in sizes.items():
+    e, low, high = m["energy"]
+    print(f"objects {name:15s} accuracy {m['accuracy']:.0%}  energy on object {e:.2f} [{low:.2f}, {high:.2f}]  "
+          f"shrunk mask {m['shrunk_mask']:.2f}  object area {m['area']:.1%}")
+usual, small = sizes.values()
+print("the model's answers on the small objects:", small["answers"])
+assert small["accuracy"] < usual["accuracy"] - 0.2, REWRITE + "'the model is wrong far more often'"
+assert max(small["answers"], key=small["answers"].get) == "cross" and small["answers"]["cross"] > 150, \
+    REWRITE + "'it answers \"cross\" for most of them'"
+assert small["energy"][0] < usual["energy"][0] / 2, REWRITE + "'falls to less than half'"
+assert small["energy"][2] < usual["energy"][1], REWRITE + "'the two intervals are far apart'"
+assert small["shrunk_mask"] < usual["shrunk_mask"] - 0.1, REWRITE + "'even the object's own mask...'"
+assert small["energy"][0] / small["area"] > 3, REWRITE + "'its share is several times the object's area'"
 
 # %% [markdown]
-# On small objects the model is wrong far more often, and the share of the map's energy on the object falls to
-# less than half. The map is still aimed at the object (its share is several times the object's area, the random
-# baseline), but it is wider than the object: a 6-8 pixel shape covers about two cells of the map, and the
-# convolutions spread each cell's evidence further. Grad-CAM cannot be finer than its layer, and it explains
-# what the model does, also when the model is out of its depth.
+# On small objects the model is wrong far more often, and it is not guessing: it answers "cross" for most of
+# them. The share of the map's energy on the object falls to less than half, and the two intervals are far
+# apart. Part of that fall is the layer: even the object's own mask, shrunk to
+# the layer's grid and upsampled like a map, puts clearly less of its energy on a small object, which spans only
+# about two of the layer's 4-pixel cells. Grad-CAM cannot be finer than its layer. The map is still aimed at the
+# object (its share is several times the object's area, the random baseline), and it explains what the model
+# does, also when the model is out of its depth.
 #
 # ## 8. Your report
 # **Exercise 4.** Put your findings in one dict, from the variables above, and let the check recompute each number
@@ -292,13 +349,18 @@ check_capstone(model, x_test, test.labels, test.masks, heatmaps, report)
 # - **Showing it** (04, 05): a map is coarse; upsample it, overlay it, name the class it explains and give it a
 #   colour bar.
 # - **Using it** (06): find shortcuts, localise objects, explain transferred models, with numbers, not by eye.
-# - **Trusting it** (07, here): compare with a random map, run the sanity check, and know the limits: coarse
-#   layers, small objects, several instances.
+# - **Trusting it** (07, here): compare with a random map, with intervals; delete pixels onto a natural
+#   substitute, not black; run the sanity check; know the limits: coarse layers, small objects, several instances.
+# - **Claiming it** (here): every sentence about a map sits next to the number behind it, and an assert that
+#   fails when the number stops supporting it.
 #
-# **Where to go next.** `references.md` lists every paper the course relies on. Grad-CAM++ (Chattopadhay et al.,
-# WACV 2018), Score-CAM and LayerCAM (Jiang et al., IEEE TIP 2021) are in `gc.available_methods()`: try them on
-# your model. For faithfulness beyond localisation, read about deletion and insertion (Petsiuk et al., BMVC 2018),
-# ROAR (Hooker et al., NeurIPS 2019) and ROAD (Rong et al., ICML 2022).
+# **Where to go next.** `references.md` lists every paper the course relies on. Try the other methods of
+# `gc.available_methods()` on your model (`gc.explain(..., method="gradcam++")`): Grad-CAM++ (Chattopadhay et al.,
+# WACV 2018), Score-CAM (Wang et al., CVPR Workshops 2020), LayerCAM (Jiang et al., IEEE TIP 2021), and HiResCAM
+# (Draelos & Carin, arXiv 2020), which keeps each position's own gradient: does it differ from Grad-CAM behind your
+# max-pooling head? Predict, then measure it as in section 5. Measure your maps' faithfulness with 07's deletion and
+# insertion curves (Petsiuk et al., BMVC 2018), and read how ROAR (Hooker et al., NeurIPS 2019) and ROAD (Rong et
+# al., ICML 2022) remove pixels without leaving the pictures the model knows.
 #
 # ## References
 # - Zhou et al., "Learning Deep Features for Discriminative Localization", CVPR 2016.
@@ -309,6 +371,8 @@ check_capstone(model, x_test, test.labels, test.masks, heatmaps, report)
 #   2020 (energy-based pointing game).
 # - Adebayo et al., "Sanity Checks for Saliency Maps", NeurIPS 2018.
 # - Chattopadhay et al., "Grad-CAM++", WACV 2018; Jiang et al., "LayerCAM", IEEE TIP 2021.
+# - Draelos & Carin, "Use HiResCAM instead of Grad-CAM for faithful explanations of convolutional neural
+#   networks", arXiv 2011.08891, 2020.
 # - Petsiuk et al., "RISE", BMVC 2018; Hooker et al., "A Benchmark for Interpretability Methods in Deep Neural
 #   Networks", NeurIPS 2019; Rong et al., "A Consistent and Efficient Evaluation Strategy for Attribution
 #   Methods", ICML 2022.
