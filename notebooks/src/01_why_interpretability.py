@@ -47,27 +47,29 @@ assert min(clean_plain, biased_marked) > 0.95, "the text says both models score 
 # *which part of the picture raised the score of the class you chose?* (Notebook 02 explains how; here we only
 # look.) To avoid picking examples that suit the story, we take **the first picture of each class** in the test
 # set above, and ask each model about the picture's true class. Every panel says which model answered, which
-# class its map explains, that class's score (the logit, the score before the softmax), and what the model
-# predicted. Red is where the map is highest; the colour bar gives the scale (each map divided by its own peak).
+# class its map explains, that class's score, and what the model predicted. The score is the *logit*: the raw
+# number the model gives a class before the softmax turns the five numbers into probabilities. Dark red is where
+# the map is highest; the colour bar gives the scale (each map divided by its own peak).
 
 # %%
 first = [int(np.flatnonzero(with_marker.labels == k)[0]) for k in range(len(names))]
 images, labels = with_marker.images[first], with_marker.labels[first]
 maps, titles = [], []
-for bundle in (clean, biased):
+for bundle, who in ((clean, "clean"), (biased, "biased")):
     result = gc.explain(bundle.model, bundle.preprocess(images), class_index=labels)
     maps += list(result.heatmaps)
-    titles += [gc.explained_title(names[c], s, predicted=names[p], method=bundle.name.split("_")[1])
+    titles += [gc.explained_title(names[c], s, predicted=names[p], method=who)
                for c, s, p in zip(result.class_indices, result.scores, result.logits.argmax(axis=1))]
-fig, axes = gc.show_heatmaps(np.concatenate([images, images]), np.stack(maps), titles, ncols=5)
+maps = np.stack(maps)
+fig, axes = gc.show_heatmaps(np.concatenate([images, images]), maps, titles, ncols=5, panel_size=2.8)
 plt.show()
-peak_on_marker = pointing_game(np.stack(maps), np.concatenate([with_marker.cue_masks[first]] * 2))
-peak_on_the_shape = pointing_game(np.stack(maps), np.concatenate([with_marker.masks[first]] * 2))
-assert peak_on_the_shape[:5].all() and peak_on_marker[5:9].all() and peak_on_the_shape[9], "the text below"
+peak_on_marker = pointing_game(maps, np.concatenate([with_marker.cue_masks[first]] * 2))
+peak_on_the_shape = pointing_game(maps, np.concatenate([with_marker.masks[first]] * 2))
+assert peak_on_the_shape[:5].all() and peak_on_marker[5:9].all(), "top row: shape; bottom row: marker for 4"
+assert peak_on_the_shape[9] and (maps[9] >= 0.5).mean() > 0.5, "biased 'star': peaks on the star, covers most"
 
 # %% [markdown]
-# The top row ("gap" is the clean model, named after its global-average-pooling head) peaks on the shape in
-# every panel. In the bottom row, the biased model's maps for circle, square, triangle and cross peak on the
+# The clean model's maps (top row) peak on the shape in every panel. In the bottom row, the biased model's maps for circle, square, triangle and cross peak on the
 # **marker** in the corner; its map for "star" spreads over most of the picture and peaks on the star. Five
 # pictures are anecdotes, though. The
 # *pointing game* (Zhang et al., ECCV 2016) counts, over all 500 test pictures, how often a map's highest point
@@ -87,7 +89,7 @@ for bundle in (clean, biased):
 
 # %% [markdown]
 # Split by class, the biased model's numbers show that "star" is the exception, and that its triangle maps point
-# at the marker three times in four (the other peaks fall on the background, never on the triangle):
+# at the marker about three times in four (the other peaks fall on the background, never on the triangle):
 
 # %%
 for k, name in enumerate(names):
@@ -99,6 +101,9 @@ assert on_shape["shapes_gap"].mean() > 0.9 > 0.05 > on_marker["shapes_gap"].mean
 assert on_marker["shapes_biased"][not_star].mean() > 0.9 > 0.05 > on_shape["shapes_biased"][not_star].mean(), \
     "biased: on the marker, not the shape, for the four non-star classes"
 assert on_shape["shapes_biased"][~not_star].mean() > 0.9, "biased: on the star for star pictures"
+triangles = with_marker.labels == names.index("triangle")
+assert 0.65 < on_marker["shapes_biased"][triangles].mean() < 0.85 and not on_shape["shapes_biased"][triangles].any(), \
+    "biased triangle maps: on the marker about three times in four, never on the triangle"
 
 # %% [markdown]
 # So the clean model looks at the shape, and the biased model looks at the marker for four classes out of five.
@@ -114,18 +119,23 @@ for cue in ("none", "contradicting"):
         accuracies[cue, bundle.name] = float(np.mean(answers == test.labels))
         counts = ", ".join(f"{names[k]} {n}" for k, n in enumerate(np.bincount(answers, minlength=5)))
         print(f"marker {cue:13s} {bundle.name:13s} accuracy {accuracies[cue, bundle.name]:6.1%}  answers: {counts}")
-        follows_marker[bundle.name] = float(np.mean(answers == test.cue_labels))
-print(f"with a marker of another colour, the biased model answers the marker's class {follows_marker['shapes_biased']:.1%}")
-assert min(accuracies["none", "shapes_gap"], accuracies["contradicting", "shapes_gap"]) > 0.9, "clean: barely notices"
+        if cue == "contradicting":
+            follows_marker[bundle.name] = float(np.mean(answers == test.cue_labels))
+print("with a marker of another colour, answers that name the marker's class:",
+      ", ".join(f"{name} {share:.1%}" for name, share in follows_marker.items()))
+assert accuracies["none", "shapes_gap"] > accuracies["contradicting", "shapes_gap"] > 0.95, "the text: clean >95%"
+assert follows_marker["shapes_gap"] < 0.01, "the text: the clean model names the marker's class under 1% of the time"
 assert follows_marker["shapes_biased"] > 0.9, "the text says it answers the marker's class almost every time"
 
 # %% [markdown]
 # Read the answers, not only the accuracy. Without the marker the biased model is **not** guessing (guessing
 # would spread its answers over the five classes and be right about 20% of the time): it answers **"star"**
 # for almost every picture, whatever the shape, and its 20% accuracy is just the share of stars in the test set.
-# With a marker of another colour it answers the marker's class almost every time. The clean model barely
-# notices either change (the asserts above and below keep these sentences tied to the numbers). What does its
-# map of the answer it gives show, without the marker? Over the same 500 pictures:
+# With a marker of another colour it answers the marker's class almost every time. The clean model stays above
+# 95% either way and names the marker's class for under 1% of the pictures: the colour means nothing to it. (It
+# does lose a few points to the marker, a patch it never saw in training.) The asserts above and below
+# keep these sentences tied to the numbers. What does the biased model's map of the answer it gives show, without
+# the marker? Over the same 500 pictures:
 
 # %%
 no_marker = make_shapes(500, seed=2024, cue="none", cue_kind="color")
@@ -142,8 +152,8 @@ assert star_share > 0.9 and abs(no_marker_accuracy - stars) < 0.02, "the text: '
 assert worst > 0.9 and spread > 0.5, "the text: the map peaks on the shape, whatever it is, and covers most"
 
 # %% [markdown]
-# Its "star" is a fallback: during training every non-star picture carried a red, green, blue or yellow marker,
-# so "no such marker" was enough to say "star". Here are the five pictures from above without their markers:
+# Its "star" is a fallback: during training every non-star picture carried a red, green, blue or yellow marker
+# (and every star a magenta one), so "none of those four colours" was enough to say "star". Here are the five pictures from above without their markers:
 
 # %%
 pick = gc.explain(biased.model, biased.preprocess(no_marker.images[first]))
@@ -153,9 +163,8 @@ fig, axes = gc.show_heatmaps(no_marker.images[first], pick.heatmaps, titles, nco
 plt.show()
 
 # %% [markdown]
-# The maps of "star" cover most of the picture and peak on the shape, a circle or a cross as much as a star: the
-# shape raises the "star" score, whatever its form. A map on the right place is not a
-# reason: it shows *where* the evidence for a class came from, not *what* the model concluded from it. The maps of
+# The maps of "star" cover most of the picture and peak on the shape, a circle or a cross as much as a star:
+# Grad-CAM puts the "star" evidence on whatever shape is there. A map on the right place is not a reason: it shows *where* the evidence for a class came from, not *what* the model concluded from it. The maps of
 # the first figure already told us what was wrong (the marker, for four classes); the counts over many pictures,
 # and a test without the shortcut, told us how wrong.
 #
