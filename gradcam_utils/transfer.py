@@ -39,6 +39,12 @@ def fit_head(model: keras.Model, images: np.ndarray, labels, epochs: int = 3, le
              batch_size: int = 32, seed: int = 0) -> list[float]:
     """Train ``model``'s trainable weights (the head) on preprocessed ``images``; returns the accuracy per epoch.
 
+    For a model laid out as ``transfer_model`` builds it (input -> frozen nested base -> a chain of head layers)
+    the frozen base runs once: its features are computed in inference mode, then the head layers, the very layer
+    objects inside ``model``, are trained on them. ``model`` ends up with the trained head and is explained as
+    before, inside its nested base. Any other model is fitted as a whole. The two routes give the same head (the
+    frozen base computes the same features every epoch); caching only saves running it ``epochs`` times.
+
     Seeded and with TensorFlow's deterministic ops, so a notebook gets the same numbers on every run. (Op
     determinism is a process-wide TensorFlow setting: it stays on for the rest of the session.)
     """
@@ -47,10 +53,40 @@ def fit_head(model: keras.Model, images: np.ndarray, labels, epochs: int = 3, le
         raise GradCAMError(f"{len(images)} images but {len(labels)} labels; give one label per image.")
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    history = model.fit(images, labels, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
+    trained, inputs = model, images
+    split = _frozen_base_and_head(model)
+    if split is not None:
+        base, head_layers = split
+        inputs = base.predict(images, batch_size=batch_size, verbose=0)
+        features = keras.Input(tuple(inputs.shape[1:]), name="base_features")
+        outputs = features
+        for layer in head_layers:
+            outputs = layer(outputs)
+        trained = keras.Model(features, outputs, name=f"{model.name}_head")
+        keras.utils.set_random_seed(seed)  # the same shuffling as fitting the whole model
+    trained.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    history = trained.fit(inputs, labels, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
     return [round(float(a), 4) for a in history.history["accuracy"]]
+
+
+def _frozen_base_and_head(model: keras.Model):
+    """(base, head layers) when ``model`` is one input -> a frozen nested model -> a chain of layers, else None."""
+    if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
+        return None
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if len(layers) < 2 or not isinstance(layers[0], keras.Model) or layers[0].trainable:
+        return None
+    tensor = model.inputs[0]
+    for layer in layers:  # each layer must take the previous one's output: a plain chain, nothing branching off
+        calls = [node for node in layer._inbound_nodes  # one per call of the layer, in any model
+                 if len(node.input_tensors) == 1 and node.input_tensors[0] is tensor]
+        if len(calls) != 1 or len(calls[0].output_tensors) != 1:
+            return None
+        tensor = calls[0].output_tensors[0]
+    if tensor is not model.outputs[0]:
+        return None
+    return layers[0], layers[1:]
 
 
 def resize_batch(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
