@@ -46,7 +46,8 @@ SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg")
 PHOTO_ORDER = ("cat", "espresso", "cat_and_espresso", "astronaut", "grace_hopper")  # the rest follow, sorted
 SHAPES_SEED = 505  # the teaching models' samples: not a seed their training or test sets used
 MAX_UPLOAD_BYTES = 20 * 2**20
-MODEL_ORDER = ("efficientnet_lite0", "xception", "shapes_gap", "shapes_biased")
+MODEL_ORDER = ("efficientnet_lite0", "xception", "shapes_gap", "shapes_biased", "shapes_flat")
+TEACHING_MODELS = ("shapes_gap", "shapes_biased", "shapes_flat")  # shapes_flat: no GAP head, so the methods differ
 DEFAULT_MODEL = "efficientnet_lite0"
 DEFAULT_METHOD = "gradcam"
 DEFAULT_ALPHA = 0.4
@@ -517,7 +518,7 @@ class Explorer:
         bundle = self._bundles.get(name)
         if name in ("efficientnet_lite0", "xception") or (bundle is not None and self._family(bundle) == "photos"):
             return f"{name} (ImageNet)"
-        return f"{name} (teaching)" if name in ("shapes_gap", "shapes_biased") else name
+        return f"{name} (teaching)" if name in TEACHING_MODELS else name
 
     @staticmethod
     def _family(bundle: ModelBundle) -> str:

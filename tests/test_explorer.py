@@ -252,13 +252,28 @@ def test_model_options_offer_xception_only_when_its_weights_are_here(shapes, mon
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
     assert not explorer_module.xception_weights_available()
     names = [name for _, name in Explorer(shapes).model_options()]
-    assert names == ["efficientnet_lite0", "shapes_gap", "shapes_biased"]
+    assert names == ["efficientnet_lite0", "shapes_gap", "shapes_biased", "shapes_flat"]
     weights = tmp_path / "xception.h5"
     weights.write_bytes(b"stand-in")  # found, not loaded: offering it must not need the network
     monkeypatch.setenv("GRADCAM_XCEPTION_WEIGHTS", str(weights))
     assert explorer_module.xception_weights_available()
     names = [name for _, name in Explorer(shapes).model_options()]
-    assert names == ["efficientnet_lite0", "xception", "shapes_gap", "shapes_biased"]
+    assert names == ["efficientnet_lite0", "xception", "shapes_gap", "shapes_biased", "shapes_flat"]
+
+
+def test_shapes_flat_is_offered_as_a_teaching_model_where_the_methods_differ(shapes):
+    explorer = Explorer(shapes)
+    assert dict((name, label) for label, name in explorer.model_options())["shapes_flat"] == "shapes_flat (teaching)"
+    assert explorer.select_model("shapes_flat") and explorer.image_options()[:5] == list(DEFAULT_CLASSES)
+    flat = gc.load_model("shapes_flat")
+    assert explorer.state.layer == flat.last_conv_layer
+    # Its maps are Grad-CAM's at its default layer (the engine, called directly), and, with no GAP head,
+    # HiResCAM's map is a different one; on the GAP model the two coincide.
+    np.testing.assert_allclose(explorer.heatmap(), gc.explain(flat.model, flat.preprocess(explorer.image[None]),
+                                                              class_index=explorer.top_class).heatmaps[0], atol=1e-5)
+    assert np.abs(explorer.heatmap(method="hirescam") - explorer.heatmap(method="gradcam")).max() > 0.1
+    explorer.select_model("shapes_gap")
+    np.testing.assert_allclose(explorer.heatmap(method="hirescam"), explorer.heatmap(method="gradcam"), atol=1e-5)
 
 
 def test_switching_model_repopulates_images_classes_and_layers(ui, effnet, spy):
