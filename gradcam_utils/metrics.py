@@ -13,7 +13,8 @@ the convention of :mod:`gradcam_utils.synthetic`.
 * :func:`energy_pointing_game` - which share of the map's mass lies on the object (Wang et
   al., Score-CAM, 2020)?
 * :func:`weakly_supervised_box` - the box around the largest region above 15% of the peak
-  (the CAM paper's weakly supervised localisation, Zhou et al., 2016), scored with
+  (the Grad-CAM paper's weakly supervised localisation, Selvaraju et al., 2017; the CAM paper,
+  Zhou et al., 2016, boxed CAMs the same way above 20% of the max), scored with
   :func:`box_iou` / :func:`box_accuracy`.
 * :func:`bootstrap_ci` - a mean over images with its 95% percentile-bootstrap confidence
   interval, so that a difference between two methods can be told from chance.
@@ -208,7 +209,8 @@ def weakly_supervised_box(
 
     Args:
         heatmap: non-negative ``(h, w)`` or ``(B, h, w)``.
-        threshold: fraction of each map's own maximum, in (0, 1]; 0.15 as in the CAM paper.
+        threshold: fraction of each map's own maximum, in (0, 1]; 0.15 as in the Grad-CAM
+            paper (Selvaraju et al., 2017); the CAM paper (Zhou et al., 2016) used 0.2.
         image_size: upsample the map to ``(H, W)`` first, so the box is in image pixels;
             default: boxes in the heatmap's own pixels.
         connectivity: 8 (default) joins diagonal neighbours. A thresholded Grad-CAM blob is
