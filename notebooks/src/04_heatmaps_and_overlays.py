@@ -83,8 +83,8 @@ for name, curve in lightness.items():
           f"at 1: {curve[-1]:5.1f}  rises at every step: {bool((np.diff(curve) > 0).all())}")
 
 # %% [markdown]
-# `viridis` (dark purple to yellow) and `inferno` (black to yellow) rise at every step (van der Walt & Smith,
-# matplotlib's viridis family, 2015): the lightest colour is the peak. `jet` is the classic Grad-CAM look, but its
+# `viridis` (dark purple to yellow) and `inferno` (black to yellow) rise at every step (Smith & van der Walt,
+# SciPy 2015): the lightest colour is the peak. `jet` is the classic Grad-CAM look, but its
 # lightness climbs to a yellow at about two thirds of the scale and then **falls** to a dark red at the peak,
 # with sharp bends that show up as bands (Borland & Taylor, IEEE CG&A 2007, on why rainbow maps mislead).
 # `turbo` (Mikhailov, Google AI Blog 2019) is a *smoothed* rainbow: no sharp bands, which makes it better than
@@ -262,4 +262,4 @@ check_blend(blended)
 # - Adebayo, Gilmer, Muelly, Goodfellow, Hardt, Kim. "Sanity Checks for Saliency Maps." NeurIPS 2018.
 # - Borland, Taylor. "Rainbow Color Map (Still) Considered Harmful." IEEE Computer Graphics and Applications 2007.
 # - Mikhailov. "Turbo, An Improved Rainbow Colormap for Visualization." Google AI Blog 2019.
-# - van der Walt, Smith. matplotlib's perceptually uniform colormaps (viridis, inferno, ...), 2015.
+# - Smith, van der Walt. "A Better Default Colormap for Matplotlib." SciPy 2015 (talk; viridis, inferno).
