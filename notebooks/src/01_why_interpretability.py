@@ -176,8 +176,8 @@ plt.show()
 #
 # ## Summary
 # - Accuracy measures *whether* a model is right on data like its test set, not *why*.
-# - Grad-CAM shows which regions raised a class's score, for any model with conv layers, without retraining.
-#   Read a map with its class, score and prediction, and back what a few maps suggest by counts over many images.
+# - Grad-CAM shows which regions raised the score of the class you ask about. Read a map with its class, score and
+#   prediction, and back what a few maps suggest by counts over many images.
 # - A model relying on a shortcut can look perfect until the shortcut disappears; then it may not guess but fall
 #   back to one answer, so look at *what* it answers, not only at its accuracy.
 #
