@@ -43,7 +43,8 @@ from gradcam_utils.exercises import check_energy_function, check_sanity_predicti
 # - other classes (2 to 5 of `circle`, `square`, `triangle`, `cross`, `star`);
 # - another image size (40 or more; objects scale with it);
 # - a shortcut: `DATA = dict(cue="correlated", cue_kind="color")` paints a marker whose colour gives the class
-#   away (notebooks 01 and 06), and the measurements below tell you whether your model took it.
+#   away (notebooks 01 and 06), and the measurements below tell you whether your model took it;
+# - another `SEED`: the same recipe trains another model. Which of the sentences below still hold for it?
 #
 # Training and test pictures come from different seeds, so the test pictures are new to the model.
 
@@ -260,7 +261,8 @@ assert by_class["cross"][1] < min(by_class[n][1] for n in others) / 2, REWRITE +
 # The cross's maps put less than half as much of their energy on the object as the other classes' maps do, and
 # their peak lands on the cross far less often. The model recognises crosses, but the evidence Grad-CAM shows for
 # "cross" lies mostly off the cross, as on the drawn picture: that picture was not a fluke. A good average can
-# hide a class for which the map tells you little; look class by class.
+# hide a class for which the map tells you little; look class by class. This is a finding about this model, not
+# about crosses: a model trained with another `SEED` may differ, so measure yours.
 #
 # A closer look at a few test pictures, including wrong predictions: every title names the class explained (the
 # true one), its logit, and what the model predicted.
