@@ -63,7 +63,7 @@ def test_solutions_pass_their_checks_in_the_notebook(solution, monkeypatch):
     (ex.check_misleading_marker_energy, 0.095),  # the share of the map of the class the marker names
     (ex.check_blend, 120),
     (ex.check_scorecam_passes, 64),  # 07: the channels alone, without the first pass
-    (ex.check_lower_deletion, "mask"),  # 07: the check computes Grad-CAM 0.39 vs mask 0.51 (shapes_flat, blur)
+    (ex.check_lower_deletion, "mask"),  # 07: the check computes Grad-CAM 0.28 vs mask 0.48 (shapes_flat, blur)
 ], ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
 def test_wrong_answers_are_rejected_with_a_message(check, wrong):
     feedback = check(wrong)
