@@ -384,12 +384,12 @@ for key, r in early.items():
 # %% [markdown]
 # Going down the layers, LayerCAM's maps get *finer*: the share of their energy on the object grows from 0.26 at
 # `conv5_act` to 0.39 at `conv2_act`. Yet the strict pointing game falls, for both methods to about half at
-# `conv3_act`: early layers respond to edges, and the peak of their map often
-# sits on the object's outline, just outside the mask. The pointing game's authors allow for this: a peak within
-# 15 pixels of the object counts, on 224-pixel pictures (Zhang et al., ECCV 2016), about 4 pixels on our 64-pixel
-# ones. Within 4 pixels LayerCAM hits nearly every time at every layer. Grad-CAM does not: at `conv2_act` its peak
-# lies more than 4 pixels from the object in about a quarter of the pictures. Here is the first such picture, with
-# each map's peak marked (+) and the object's outline in white (Grad-CAM at `conv2_act` lights up the border):
+# `conv3_act`: early layers respond to edges, and the peak of their map often sits on the object's outline, just
+# outside the mask. The pointing game's authors allow for this: a peak within 15 pixels of the object counts, on
+# 224-pixel pictures (Zhang et al., ECCV 2016), about 4 pixels on our 64-pixel ones. Within 4 pixels LayerCAM hits
+# nearly every time at every layer. Grad-CAM does not: at `conv2_act` its peak lies more than 4 pixels from the
+# object in about a quarter of the pictures. Here is the first such picture, with each map's peak marked (+) and
+# the object's outline in white (Grad-CAM at `conv2_act` lights up the picture's border):
 
 # %%
 i = int(np.flatnonzero(~near["conv2_act", "gradcam"])[0])
