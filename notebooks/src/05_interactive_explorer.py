@@ -24,7 +24,8 @@ from gradcam_utils.widgets import explore
 # %% [markdown]
 # ## 1. The explorer
 # - **model**: the embedded ImageNet model, EfficientNet-Lite0 (Tan & Le, ICML 2019), Xception too when its
-#   weights are on this machine, and the course's teaching models;
+#   weights are on this machine, and the course's teaching models (`shapes_gap`, `shapes_biased`, and
+#   `shapes_flat`, the one without a global-average-pooling head);
 # - **image**: the course's pictures for the model, or **upload** your own (it is resized to the model's input);
 # - **class**: the model's top five, with probabilities; **by name** finds any class as you type;
 # - **layer**: every conv layer from input to output, with its map size; **method**: the CAM family, Grad-CAM
@@ -33,7 +34,8 @@ from gradcam_utils.widgets import explore
 #
 # The caption under the pictures says what the map explains: the class, its probability, the layer with its size,
 # and the method. Things to try: on `cat_and_espresso`, switch the class from the cat to "espresso"; pick a layer
-# from the middle of the network; switch the model to `shapes_biased` and choose "circle, marker of star".
+# from the middle of the network; switch the model to `shapes_flat` and change the method from `gradcam` to
+# `hirescam` (notebook 02 showed why the two differ on this model and coincide on the others).
 
 # %%
 ui = explore("efficientnet_lite0", "cat_and_espresso")
@@ -48,11 +50,10 @@ ui
 ui.snapshot()
 
 # %% [markdown]
-# **What is instant and what is not.** For a new picture or layer the explorer runs the model once, for its top
-# five classes together, and keeps the layer's activations and gradients; changing the class among those five,
-# the method (except Score-CAM, which needs one forward pass per channel and says "slow"), the opacity or the
-# colormap only re-weights or redraws what it kept. A file that is not a picture gets a message under the
-# pictures and the previous view stays.
+# **A note on speed.** For a new picture or layer the explorer runs the model once, for its top five classes
+# together; switching among those classes, the method (except Score-CAM, marked "slow": it runs the model once per
+# channel), the opacity or the colormap only redraws. An upload that is not a picture gets a message, and the
+# previous view stays.
 #
 # ## 2. From clicks to code
 # Whatever you found with the controls, the `Explorer` controller reproduces from code, so it can be measured.
@@ -84,12 +85,12 @@ patches = [ndimage.label(m >= 0.5)[1] for m in maps]
 for layer, share, count in zip(layers, right, patches):
     print(f"{layer:19s} map {sizes[layer]:6s} on the cup's half {share:.0%}   patches at >= half the peak: {count}")
 assert right[0] > 0.75 and right[0] > right[1] + 0.1, "the text says the last layer's map is mostly on the cup"
-assert patches[1] > patches[0], "the text says the middle layer's map is more scattered"
+assert patches == [1, 5], "the text says: one patch at the last layer, five at the middle layer"
 
 # %% [markdown]
-# The last layer's map (7×7 cells) sits mostly on the cup's half in one patch. The middle layer's map has four
-# times as many cells (14×14), so it can draw finer detail, but it is noisier: it falls apart into several
-# patches and puts a clearly smaller share on the cup. It also answers a different question ("which *parts*
+# The last layer's map (7×7 cells) sits mostly on the cup's half (86%), in one patch. The middle layer's map has
+# four times as many cells (14×14), so it can draw finer detail, but it is noisier: it falls apart into five
+# patches and puts a clearly smaller share on the cup (63%), some of it on the cat's eye and nose. It also answers a different question ("which *parts*
 # raised the espresso score through this layer?"). LayerCAM (Jiang et al., IEEE TIP 2021), `layercam` in the
 # method list, weights each position by its own gradient and was proposed for maps from such earlier layers: try it
 # there. Notebook 07 looks at where maps from early layers stop being trustworthy.
@@ -97,7 +98,8 @@ assert patches[1] > patches[0], "the text says the middle layer's map is more sc
 # ## Summary
 # - The explorer asks Grad-CAM the questions of notebooks 02-04 interactively: which class, which layer, which
 #   method, drawn how; its caption and `snapshot()` say what each map explains.
-# - One model run per picture and layer serves the top five classes and every gradient-based method.
+# - A map from a middle layer is finer but noisier than the last layer's, and answers a different question; on
+#   `cat_and_espresso` the share on the cup and the number of patches measure the difference.
 # - Anything found by clicking can be scripted with `Explorer` and its `select_*` methods, and then measured.
 #
 # ## Exercises
