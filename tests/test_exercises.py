@@ -60,6 +60,9 @@ def test_solutions_pass_their_checks_in_the_notebook(solution, monkeypatch):
     (lambda answer: ex.check_espresso_probability("efficientnet_lite0", answer), "a lot"),
     (lambda answer: ex.check_left_half_share("efficientnet_lite0", "tabby", answer), 0.5),
     (ex.check_bilinear_value, 0.5),
+    (lambda answer: ex.check_layer_size("efficientnet_lite0", "block3a_expand_activation", answer), (28, 28)),
+    (ex.check_marker_sample_prediction, "circle"),  # 05: the shape's class, not what the biased model says
+    (ex.check_box_iou, 0.25),  # 06: the intersection over one box's area, not over the union
     (ex.check_misleading_marker_energy, 0.095),  # the share of the map of the class the marker names
     (ex.check_blend, 120),
     (ex.check_scorecam_passes, 64),  # 07: the channels alone, without the first pass
