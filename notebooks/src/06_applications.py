@@ -149,8 +149,8 @@ plt.show()
 # retrained model is still right on most: its accuracy barely depends on the marker (99% to 93%, from a
 # coloured patch it never saw in training, against the biased model's drop to nothing).
 #
-# In the figure, the biased model's maps of the true class (top) sit on the marker, spread over the background,
-# or are empty: for about one picture in six (17%) it finds no evidence at all for the shape's own class. The
+# In the figure, the biased model's maps of the true class (top) mostly miss the shape, or are empty: for about
+# one picture in six (17%) it finds no evidence at all for the shape's own class. The
 # retrained model's maps (bottom) sit on the shapes, with six times the biased model's share of mass there (0.26
 # against 0.04). The biased model's reliance was already visible in its maps on the ordinary test pictures above,
 # before any misleading test set was made.
@@ -326,8 +326,9 @@ check_box_iou(iou)
 
 # %% [markdown]
 # **2.** On `make_shapes(100, seed=12, cue="contradicting", cue_kind="color")` the marker names another class
-# than the shape. Predict first: does the biased model's map of the **true** class (the shape's) still put more
-# mass on the marker than the marker's area? Then compute the mean share of that map's mass on the marker.
+# than the shape. The figure in section 2 showed five such maps; predict first, for these 100 pictures: does the
+# biased model's map of the **true** class (the shape's) put more of its mass on the marker than the marker's
+# share of the picture (0.6%)? Then compute the mean share of that map's mass on the marker.
 
 # %%
 marker_energy = None   # your code here
