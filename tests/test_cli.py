@@ -47,7 +47,7 @@ def reuse_models():
         return _BUNDLES[key]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "load_bundle", cached)
+        patch.setattr(cli.models, "load_bundle", cached)
         yield
 
 
@@ -269,7 +269,7 @@ def test_interrupted_run_leaves_no_partial_files_and_previous_outputs_intact(tmp
     before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     # Interrupt (Ctrl-C) in the middle of encoding the second overlay.
-    monkeypatch.setattr(cli, "save_png", _failing_encoder(2, KeyboardInterrupt()))
+    monkeypatch.setattr(cli.outputs, "save_png", _failing_encoder(2, KeyboardInterrupt()))
     assert cli.main(["explain", str(tmp_path / "in"), "--out", str(out), "-q"]) == cli.EXIT_INTERRUPTED
     assert temp_files(out) == []
     after = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -288,7 +288,7 @@ def test_write_error_skips_that_image_only_and_leaves_no_temp_file(tmp_path, mon
     for name in ("astronaut.png", "cat.png", "espresso.png"):
         shutil.copy(IMAGES / name, tmp_path / "in" / name)
     out = tmp_path / "out"
-    monkeypatch.setattr(cli, "save_png", _failing_encoder(2, OSError(28, "No space left on device")))
+    monkeypatch.setattr(cli.outputs, "save_png", _failing_encoder(2, OSError(28, "No space left on device")))
     assert cli.main(["explain", str(tmp_path / "in"), "--out", str(out), "-q"]) == 1
     assert temp_files(out) == []
     assert overlay_files(out) == {"overlays/astronaut.png", "overlays/espresso.png"}
@@ -303,7 +303,7 @@ def test_files_are_loaded_lazily_one_batch_at_a_time(tmp_path, monkeypatch):
     for k in range(7):
         shutil.copy(IMAGES / "cat.png", tmp_path / "in" / f"{k}.png")
     loads, seen = [], []
-    real_load = cli.load_image
+    real_load = cli.explaining.load_image
 
     def counting_load(source, *args, **kwargs):
         if isinstance(source, Path):
@@ -314,8 +314,8 @@ def test_files_are_loaded_lazily_one_batch_at_a_time(tmp_path, monkeypatch):
         seen.append((len(batch), len(loads)))
         return [("not explained in this test", None)] * len(batch)
 
-    monkeypatch.setattr(cli, "load_image", counting_load)
-    monkeypatch.setattr(cli, "explain_batch", fake_explain_batch)
+    monkeypatch.setattr(cli.explaining, "load_image", counting_load)
+    monkeypatch.setattr(cli.explaining, "explain_batch", fake_explain_batch)
     assert cli.main(["explain", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "-b", "3", "-q"]) == 1
     assert seen == [(3, 3), (3, 6), (1, 7)]  # no file is read before its batch is needed
 

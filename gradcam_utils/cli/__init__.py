@@ -1,0 +1,52 @@
+"""The ``gradcam`` command: Grad-CAM overlays, a contact sheet and an index for files and folders of images.
+
+    gradcam explain photos/ more.jpg --out gradcam-out          # embedded EfficientNet-Lite0, offline
+    gradcam explain photos/ --model xception --method gradcam++ --class "tabby cat" --top 3
+    gradcam explain shapes/ --model my_model.keras --preprocess unit --class-names classes.txt
+
+Folders are searched recursively for image files (by extension, case-insensitive; hidden files and folders and the
+output folder are left out), in sorted order. Files are read lazily, ``--batch-size`` at a time, so a large folder
+never sits in memory. A file that cannot be read (corrupt, not an image, over the decompression-bomb limit) is
+skipped and listed with its reason; the others are still explained.
+
+Output (``--out``, default ``gradcam-out``)::
+
+    overlays/<same relative path>.png   one overlay per image (a .jpg input gets "<name>.jpg.png")
+    contact_sheet.png                   thumbnails with labels (contact_sheet_2.png... past 64 images)
+    index.html                          self-contained page: overlays, predictions, skipped files
+    results.csv, results.json           the same, for programs
+
+Every file is written to a temporary name in its folder and renamed into place, so an interrupted run leaves each
+output either complete (new or from the previous run) or absent, never half-written.
+
+Exit status: 0 every image was explained; 1 some files were skipped or failed (outputs are still written for the
+others); 2 nothing was done because the command is wrong (bad option, model, layer or class, no images found,
+model weights unavailable); 130 interrupted.
+
+The command is a package, one module per step: ``commands`` (entry point, parser, list commands), ``models`` (model,
+layer and class resolution), ``inputs`` (finding the files), ``explaining`` (the explain command) and ``outputs``
+(atomic writes, contact sheets, index files; the HTML page is the template ``index.html``). Its public names are
+re-exported here. A test that replaces one of them must patch the module that looks it up (e.g.
+``cli.outputs.save_png``, ``cli.models.load_bundle``), not this package.
+"""
+
+from __future__ import annotations
+
+from . import commands, explaining, inputs, models, outputs
+from ._common import (DEFAULT_MODEL, DEFAULT_OUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, OVERLAYS_DIR,
+                      PROG, UsageError)
+from .commands import build_parser, main
+from .explaining import Explained, Loaded, Settings, explain_batch, load_batches, run_explain
+from .inputs import IMAGE_EXTENSIONS, Candidate, Skipped, collect
+from .models import PREPROCESS, check_layer, load_bundle, resolve_class
+from .outputs import (LABEL_HEIGHT, SHEET_COLUMNS, SHEET_PAD, SHEET_ROWS, THUMB, ContactSheets, atomic_write,
+                      render_html, save_png, write_indexes)
+
+__all__ = [
+    "DEFAULT_MODEL", "DEFAULT_OUT", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SKIPPED", "EXIT_USAGE", "IMAGE_EXTENSIONS",
+    "LABEL_HEIGHT", "OVERLAYS_DIR", "PREPROCESS", "PROG", "SHEET_COLUMNS", "SHEET_PAD", "SHEET_ROWS", "THUMB",
+    "Candidate", "ContactSheets", "Explained", "Loaded", "Settings", "Skipped", "UsageError", "atomic_write",
+    "build_parser", "check_layer", "collect", "commands", "explain_batch", "explaining", "inputs", "load_batches",
+    "load_bundle", "main", "models", "outputs", "render_html", "resolve_class", "run_explain", "save_png",
+    "write_indexes",
+]

@@ -1,0 +1,33 @@
+"""What every part of the command shares: its name, exit statuses, output layout and the usage error."""
+
+from __future__ import annotations
+
+PROG = "gradcam"
+DEFAULT_MODEL = "efficientnet_lite0"
+DEFAULT_OUT = "gradcam-out"
+EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+OVERLAYS_DIR = "overlays"
+
+
+class UsageError(Exception):
+    """The command cannot run as given; main() prints the message on one line and returns 2."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gradcam-utils")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _printable(text: str) -> str:
+    """A path as text that always encodes (undecodable bytes in file names become \\x.. escapes)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _one_line(err) -> str:
+    return " ".join(str(err).split())
+
