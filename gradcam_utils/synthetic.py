@@ -13,7 +13,7 @@ Conventions
 * Object 0 of each image is "the labelled object": ``labels``, ``masks`` and ``boxes`` refer
   to it, and a cue encodes its class. With ``objects_per_image=K > 1`` the other objects (all
   of distinct classes) are in ``object_labels``/``object_masks``/``object_boxes`` ``(N, K, ...)``.
-* Objects, distractors and cue never overlap: their boxes are at least ``_GAP`` pixels apart,
+* Objects, distractors and cue never overlap: their boxes are at least ``GAP`` (2) pixels apart,
   so every mask holds the whole shape and energy measures are not confounded by occlusion.
 
 Determinism
@@ -29,23 +29,15 @@ about seeds would otherwise be the same images.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._shape_geometry import GAP, RASTERISERS, max_extent, place
 from .errors import GradCAMError
 
-__all__ = [
-    "SHAPES",
-    "DEFAULT_CLASSES",
-    "CUE_MODES",
-    "CUE_KINDS",
-    "CUE_PALETTE",
-    "ShapesBatch",
-    "make_shapes",
-]
+__all__ = ["SHAPES", "DEFAULT_CLASSES", "CUE_MODES", "CUE_KINDS", "CUE_PALETTE", "ShapesBatch", "make_shapes"]
 
 #: Every shape the rasteriser knows. "ring" is not a default class so it can be a distractor.
 SHAPES = ("circle", "square", "triangle", "cross", "star", "ring")
@@ -67,11 +59,8 @@ CUE_PALETTE = np.array(
     dtype=np.uint8,
 )
 _POSITION_CUE_COLOR = np.array((255, 255, 255), dtype=np.float32)
-_GAP = 2  # minimum free pixels between the boxes of any two drawn things
 _CUE_MARGIN = 1  # the cue sits this many pixels from the image border
 _CHUNK = 256  # images per vectorised background chunk (bounds memory for large n)
-_POSITION_TRIES = 50  # random positions tried per object before redrawing the image layout
-_LAYOUT_TRIES = 20  # full layouts tried per image before giving up with an error
 
 
 @dataclass(frozen=True)
@@ -96,101 +85,6 @@ class ShapesBatch:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
-
-
-# --- rasterisation --------------------------------------------------------------------------
-# Each shape is a membership test on rotated pixel-centre coordinates (u, v) relative to the
-# shape's centre, with h = size / 2; y (and v) grow downwards as in images.
-
-
-def _circle(u, v, h):
-    return u * u + v * v < h * h
-
-
-def _square(u, v, h):
-    return np.maximum(np.abs(u), np.abs(v)) < h
-
-
-def _cross(u, v, h):
-    a = h / 3.0  # arm half-width: the plus fills 5/9 of its size x size frame
-    au, av = np.abs(u), np.abs(v)
-    return ((au < h) & (av < a)) | ((au < a) & (av < h))
-
-
-_S3 = math.sqrt(3.0) / 2.0
-
-
-def _triangle(u, v, h):
-    # Equilateral with side 2h (= size, like the square), apex up: inside all three edges,
-    # each at the inradius r = side / (2 sqrt 3) from the centre.
-    r = h / math.sqrt(3.0)
-    return (v < r) & (-_S3 * u - v / 2 < r) & (_S3 * u - v / 2 < r)
-
-
-_STAR_INNER = 0.45  # inner/outer radius of the five-pointed star
-_STAR_SECTOR = 2 * math.pi / 5
-
-
-def _star(u, v, h):
-    # Fold the angle into one half-spike [0, pi/5], then test against the edge from the
-    # outer vertex A=(h, 0) to the inner vertex B at angle pi/5; theta=0 points up.
-    theta = np.mod(np.arctan2(v, u) + math.pi / 2, _STAR_SECTOR)
-    theta = np.minimum(theta, _STAR_SECTOR - theta)
-    rho = np.hypot(u, v)
-    px, py = rho * np.cos(theta), rho * np.sin(theta)
-    bx = _STAR_INNER * h * math.cos(math.pi / 5)
-    by = _STAR_INNER * h * math.sin(math.pi / 5)
-    dx, dy = bx - h, by
-    return dx * py - dy * (px - h) > 0
-
-
-def _ring(u, v, h):
-    r2 = u * u + v * v
-    return (r2 < h * h) & (r2 >= (0.5 * h) ** 2)
-
-
-_RASTERISERS = {
-    "circle": _circle,
-    "square": _square,
-    "triangle": _triangle,
-    "cross": _cross,
-    "star": _star,
-    "ring": _ring,
-}
-_GRID_CACHE: dict[int, np.ndarray] = {}
-
-
-def _offsets(size: int) -> np.ndarray:
-    """Pixel-centre offsets from the centre of a size x size frame, with room for rotation.
-
-    The frame's top-left corner sits on integer coordinates, so an unrotated square of side s
-    covers exactly s*s pixels; the margin m lets a rotated square's corners (at h*sqrt(2))
-    stay inside the window.
-    """
-    grid = _GRID_CACHE.get(size)
-    if grid is None:
-        m = math.ceil(size / 2 * (math.sqrt(2) - 1)) + 1
-        grid = np.arange(-m, size + m, dtype=np.float64) + 0.5 - size / 2
-        _GRID_CACHE[size] = grid
-    return grid
-
-
-def _shape_crop(shape: str, size: int, angle: float) -> np.ndarray:
-    """Tight boolean crop of one shape of the given size, rotated by angle (radians)."""
-    off = _offsets(size)
-    x, y = off[None, :], off[:, None]
-    c, s = math.cos(angle), math.sin(angle)
-    u = x * c + y * s  # rotate the sampling points by -angle = rotate the shape by +angle
-    v = y * c - x * s
-    inside = _RASTERISERS[shape](u, v, size / 2)
-    rows = np.flatnonzero(inside.any(axis=1))
-    cols = np.flatnonzero(inside.any(axis=0))
-    return inside[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
-
-def _max_extent(size: int, rotate: bool) -> int:
-    # Worst case over shapes: a square turned by 45 degrees spans size*sqrt(2).
-    return math.ceil(size * math.sqrt(2)) + 1 if rotate else size
 
 
 # --- argument checking ----------------------------------------------------------------------
@@ -220,7 +114,7 @@ def _check_shapes(name: str, names, allow_empty: bool = False) -> tuple[str, ...
             f"{name} must be a sequence of shape names, e.g. ('circle', 'square'), got the string {names!r}"
         )
     names = tuple(names)
-    unknown = [c for c in names if c not in _RASTERISERS]
+    unknown = [c for c in names if c not in RASTERISERS]
     if unknown:
         raise GradCAMError(f"unknown shape name(s) {unknown} in {name}; known shapes are {list(SHAPES)}")
     if len(set(names)) != len(names):
@@ -228,6 +122,106 @@ def _check_shapes(name: str, names, allow_empty: bool = False) -> tuple[str, ...
     if not names and not allow_empty:
         raise GradCAMError(f"{name} must name at least one shape from {list(SHAPES)}")
     return names
+
+
+def _check_image_size(image_size) -> tuple[int, int]:
+    if isinstance(image_size, (int, np.integer)):
+        height = width = int(image_size)
+    else:
+        try:
+            height, width = (int(s) for s in image_size)
+        except (TypeError, ValueError):
+            raise GradCAMError(f"image_size must be an int or a pair (H, W), got {image_size!r}") from None
+    if min(height, width) < 16:
+        raise GradCAMError(f"image_size must be at least 16 pixels per side, got {(height, width)}")
+    return height, width
+
+
+def _check_objects(classes, size_range, objects_per_image, height: int, width: int):
+    """Classes, object size range (default: 3/16 to 3/8 of the smaller side) and objects per image."""
+    classes = _check_shapes("classes", classes)
+    if size_range is None:
+        side = min(height, width)
+        size_range = (max(6, (3 * side) // 16), max(6, (3 * side) // 8))
+    size_lo, size_hi = _check_size_range("size_range", size_range, 6)
+    if not _is_int(objects_per_image) or objects_per_image < 1:
+        raise GradCAMError(f"objects_per_image must be a positive integer, got {objects_per_image!r}")
+    if objects_per_image > len(classes):
+        raise GradCAMError(
+            f"objects_per_image={objects_per_image} exceeds the number of classes ({len(classes)}: "
+            f"{list(classes)}); objects in one image have distinct classes, so add classes or lower objects_per_image"
+        )
+    return classes, size_lo, size_hi
+
+
+def _check_distractors(distractors, distractor_shapes, distractor_size_range, classes, size_lo: int):
+    """Distractor count, shapes (default: every shape that is not a class) and size range."""
+    if not _is_int(distractors) or distractors < 0:
+        raise GradCAMError(f"distractors must be a non-negative integer, got {distractors!r}")
+    if distractor_shapes is None:
+        distractor_shapes = tuple(s for s in SHAPES if s not in classes)
+        if distractors and not distractor_shapes:
+            raise GradCAMError(
+                "every known shape is a class, so none is left for distractors; pass "
+                "distractor_shapes explicitly or drop a class"
+            )
+    else:
+        distractor_shapes = _check_shapes("distractor_shapes", distractor_shapes, allow_empty=not distractors)
+        clash = sorted(set(distractor_shapes) & set(classes))
+        if clash:
+            raise GradCAMError(
+                f"distractor_shapes {clash} are also classes; a distractor must not look like a labelled object"
+            )
+    if distractor_size_range is None:
+        d_lo = max(4, size_lo // 2)
+        distractor_size_range = (d_lo, max(d_lo, size_lo - 2))
+    dist_lo, dist_hi = _check_size_range("distractor_size_range", distractor_size_range, 4)
+    return distractor_shapes, dist_lo, dist_hi
+
+
+def _check_cue(cue, cue_kind, cue_correlation, cue_size, n_classes: int, height: int, width: int) -> None:
+    if cue not in CUE_MODES:
+        raise GradCAMError(f"cue must be one of {list(CUE_MODES)}, got {cue!r}")
+    if cue_kind not in CUE_KINDS:
+        raise GradCAMError(f"cue_kind must be one of {list(CUE_KINDS)}, got {cue_kind!r}")
+    if not 0.0 <= float(cue_correlation) <= 1.0:
+        raise GradCAMError(f"cue_correlation is a probability in [0, 1], got {cue_correlation!r}")
+    if cue != "correlated" and cue_correlation != 1.0:
+        raise GradCAMError(f"cue_correlation only applies to cue='correlated', but cue={cue!r}")
+    needs_other_class = cue == "contradicting" or (cue == "correlated" and cue_correlation < 1.0)
+    if needs_other_class and n_classes < 2:
+        raise GradCAMError("a cue that points at another class needs at least 2 classes")
+    max_cue_classes = 8 if cue_kind == "position" else len(CUE_PALETTE)
+    if n_classes > max_cue_classes:
+        raise GradCAMError(f"cue_kind={cue_kind!r} can encode at most {max_cue_classes} classes, got {n_classes}")
+    if not _is_int(cue_size) or not 1 <= cue_size <= min(height, width) // 4:
+        raise GradCAMError(f"cue_size must be an integer from 1 to a quarter of the image side, got {cue_size!r}")
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """The arguments of :func:`make_shapes`, checked, with their defaults filled in."""
+
+    n: int
+    height: int
+    width: int
+    classes: tuple[str, ...]
+    size_lo: int
+    size_hi: int
+    rotate: bool
+    objects_per_image: int
+    distractors: int
+    distractor_shapes: tuple[str, ...]
+    dist_lo: int
+    dist_hi: int
+    cue: str
+    cue_kind: str
+    cue_correlation: float
+    cue_size: int
+    textured: bool
+
+
+# --- layout ---------------------------------------------------------------------------------
 
 
 def _cue_anchors(height: int, width: int, cue_size: int, n: int) -> list[tuple[int, int]]:
@@ -239,12 +233,72 @@ def _cue_anchors(height: int, width: int, cue_size: int, n: int) -> list[tuple[i
     return anchors[:n]
 
 
-def _overlaps(box, boxes) -> bool:
-    y0, x0, y1, x1 = box
-    for b0, c0, b1, c1 in boxes:
-        if y0 < b1 + _GAP and b0 < y1 + _GAP and x0 < c1 + _GAP and c0 < x1 + _GAP:
-            return True
-    return False
+def _reserve_cue_places(spec: _Spec) -> tuple[list[tuple[int, int]], list[tuple[int, int, int, int]]]:
+    """The cue anchors and their boxes, checking that the objects fit around them.
+
+    Cue places are reserved whatever ``cue`` is, so object positions do not depend on it.
+    """
+    height, width, cue_size = spec.height, spec.width, spec.cue_size
+    n_anchors = len(spec.classes) if spec.cue_kind == "position" else 4
+    anchors = _cue_anchors(height, width, cue_size, n_anchors)
+    reserved = [(y, x, y + cue_size, x + cue_size) for y, x in anchors]
+    depth = _CUE_MARGIN + cue_size + GAP
+    inner = min(height, width) - 2 * depth
+    extent = max_extent(spec.size_hi, spec.rotate)
+    if extent > inner:
+        raise GradCAMError(
+            f"image_size {(height, width)} is too small for objects up to {spec.size_hi} px"
+            f"{' when rotated' if spec.rotate else ''} (they span up to {extent} px, and the cue places "
+            f"leave {inner} px); lower size_range or enlarge image_size"
+        )
+    # A coarse crowding bound: worst-case boxes of all items must fit in 3/4 of the free area
+    # (typical boxes are smaller, so placement then practically never fails).
+    need = (spec.objects_per_image * (extent + GAP) ** 2
+            + spec.distractors * (max_extent(spec.dist_hi, spec.rotate) + GAP) ** 2)
+    free = height * width - len(reserved) * (cue_size + 2 * GAP) ** 2
+    if need > 0.75 * free:
+        raise GradCAMError(
+            f"{spec.objects_per_image} object(s) up to {spec.size_hi} px and {spec.distractors} distractor(s) do "
+            f"not fit reliably in a {height}x{width} image; lower size_range, objects_per_image or distractors"
+        )
+    return anchors, reserved
+
+
+# --- labels and cue -------------------------------------------------------------------------
+# The order of the random draws below, stream by stream, is what makes a seed give its pictures:
+# tests/test_synthetic.py pins it with golden digests of the data the teaching models were trained on.
+
+
+def _draw_labels(rng_obj: np.random.Generator, spec: _Spec) -> np.ndarray:
+    """``(N, K)`` object classes, distinct within an image; object 0's are balanced over the classes."""
+    n, n_classes, k = spec.n, len(spec.classes), spec.objects_per_image
+    labels = np.zeros((n, k), dtype=np.int64)
+    # Balanced labels: every class appears floor(n/C) or ceil(n/C) times, in random order.
+    labels[:, 0] = rng_obj.permutation(np.arange(n) % n_classes)
+    for i in range(n):
+        others = [c for c in range(n_classes) if c != labels[i, 0]]
+        labels[i, 1:] = rng_obj.choice(others, size=k - 1, replace=False)
+    return labels
+
+
+def _draw_cue(rng_cue: np.random.Generator, spec: _Spec, labels: np.ndarray):
+    """The class each image's cue stands for (-1: no cue) and the corner of each colour cue."""
+    n, n_classes = spec.n, len(spec.classes)
+    cue_labels = np.full(n, -1, dtype=np.int64)
+    if spec.cue == "none":
+        return cue_labels, None
+    u = rng_cue.random(n)
+    shift = rng_cue.integers(1, n_classes, size=n) if n_classes > 1 else np.zeros(n, dtype=np.int64)
+    other = (labels + shift) % n_classes  # uniform over the other classes
+    if spec.cue == "correlated":
+        cue_labels[:] = np.where(u < spec.cue_correlation, labels, other)
+    else:
+        cue_labels[:] = other
+    corners = rng_cue.integers(0, 4, size=n)  # only used by colour cues
+    return cue_labels, corners
+
+
+# --- painting -------------------------------------------------------------------------------
 
 
 def _bright_colors(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -252,6 +306,79 @@ def _bright_colors(rng: np.random.Generator, n: int) -> np.ndarray:
     # stays below ~150, so every shape is visible whatever its colour.
     c = rng.random((n, 3)) + 1e-6
     return c / c.max(axis=1, keepdims=True) * rng.uniform(180.0, 255.0, size=(n, 1))
+
+
+class _Background:
+    """Background parameters of all images, drawn at once: a base colour, stripes, pixel noise."""
+
+    def __init__(self, rng_bg: np.random.Generator, spec: _Spec):
+        n = spec.n
+        self.rng, self.textured, self.height, self.width = rng_bg, spec.textured, spec.height, spec.width
+        self.base = rng_bg.uniform(20.0, 100.0, size=(n, 3)).astype(np.float32)
+        self.amp = rng_bg.uniform(0.0, 20.0, size=n).astype(np.float32)
+        self.freq = rng_bg.uniform(1.0, 6.0, size=n).astype(np.float32)  # stripe periods per image
+        self.orient = rng_bg.uniform(0.0, np.pi, size=n).astype(np.float32)
+        self.phase = rng_bg.uniform(0.0, 2 * np.pi, size=n).astype(np.float32)
+        self.noise_std = rng_bg.uniform(2.0, 6.0, size=n).astype(np.float32)
+        self.yy = (np.arange(spec.height, dtype=np.float32) / spec.height)[None, :, None]
+        self.xx = (np.arange(spec.width, dtype=np.float32) / spec.width)[None, None, :]
+
+    def canvas(self, sl: slice) -> np.ndarray:
+        """The float32 backgrounds of images ``sl``, before noise."""
+        canvas = np.empty((sl.stop - sl.start, self.height, self.width, 3), dtype=np.float32)
+        canvas[:] = self.base[sl, None, None, :]
+        if self.textured:
+            orient = self.orient[sl]
+            proj = np.cos(orient)[:, None, None] * self.xx + np.sin(orient)[:, None, None] * self.yy
+            stripes = self.amp[sl, None, None] * np.sin(
+                2 * np.pi * self.freq[sl, None, None] * proj + self.phase[sl, None, None]
+            )
+            canvas += stripes[..., None]
+        return canvas
+
+    def finish(self, canvas: np.ndarray, sl: slice) -> np.ndarray:
+        """Add the pixel noise over the painted canvas (drawn last, per chunk) and round to uint8."""
+        if self.textured:
+            canvas += self.rng.standard_normal(canvas.shape, dtype=np.float32) * self.noise_std[sl, None, None, None]
+        np.clip(np.rint(canvas), 0, 255, out=canvas)
+        return canvas.astype(np.uint8)
+
+
+def _paint_objects(img, i, rng_obj, spec: _Spec, reserved, labels, masks, boxes_out) -> list:
+    """Paint image ``i``'s objects (colours drawn before places); returns their boxes."""
+    obj_colors = _bright_colors(rng_obj, spec.objects_per_image)
+    shapes = [spec.classes[c] for c in labels[i]]
+    boxes, crops = place(rng_obj, shapes, spec.size_lo, spec.size_hi, spec.rotate, spec.height, spec.width,
+                          list(reserved), i)
+    for m, (box, crop) in enumerate(zip(boxes, crops)):
+        y0, x0, y1, x1 = box
+        img[y0:y1, x0:x1][crop] = obj_colors[m]
+        masks[i, m, y0:y1, x0:x1] = crop
+        boxes_out[i, m] = box
+    return boxes
+
+
+def _paint_distractors(img, i, rng_dist, spec: _Spec, taken, distractor_masks) -> None:
+    """Paint image ``i``'s distractors (shapes, then places, then colours) clear of ``taken`` boxes."""
+    picks = rng_dist.integers(0, len(spec.distractor_shapes), size=spec.distractors)
+    d_shapes = [spec.distractor_shapes[s] for s in picks]
+    d_boxes, d_crops = place(rng_dist, d_shapes, spec.dist_lo, spec.dist_hi, spec.rotate, spec.height,
+                              spec.width, taken, i)
+    d_colors = _bright_colors(rng_dist, spec.distractors)
+    for m, ((y0, x0, y1, x1), crop) in enumerate(zip(d_boxes, d_crops)):
+        img[y0:y1, x0:x1][crop] = d_colors[m]
+        distractor_masks[i, y0:y1, x0:x1] |= crop
+
+
+def _paint_cue(img, i, spec: _Spec, anchors, cue_label: int, corner, cue_masks) -> None:
+    """Paint image ``i``'s cue: a white patch at the class's place, or the class's colour at a corner."""
+    size = spec.cue_size
+    if spec.cue_kind == "position":
+        (cy, cx), color = anchors[cue_label], _POSITION_CUE_COLOR
+    else:
+        (cy, cx), color = anchors[corner], CUE_PALETTE[cue_label].astype(np.float32)
+    img[cy : cy + size, cx : cx + size] = color
+    cue_masks[i, cy : cy + size, cx : cx + size] = True
 
 
 # --- the generator --------------------------------------------------------------------------
@@ -318,170 +445,39 @@ def make_shapes(
         raise GradCAMError(f"n must be a non-negative integer number of images, got {n!r}")
     if not _is_int(seed):
         raise GradCAMError(f"seed must be an integer (the same seed gives the same images), got {seed!r}")
-    if isinstance(image_size, (int, np.integer)):
-        height = width = int(image_size)
-    else:
-        try:
-            height, width = (int(s) for s in image_size)
-        except (TypeError, ValueError):
-            raise GradCAMError(f"image_size must be an int or a pair (H, W), got {image_size!r}") from None
-    if min(height, width) < 16:
-        raise GradCAMError(f"image_size must be at least 16 pixels per side, got {(height, width)}")
-    classes = _check_shapes("classes", classes)
-    n_classes = len(classes)
-    if size_range is None:
-        side = min(height, width)
-        size_range = (max(6, (3 * side) // 16), max(6, (3 * side) // 8))
-    size_lo, size_hi = _check_size_range("size_range", size_range, 6)
-    if not _is_int(objects_per_image) or objects_per_image < 1:
-        raise GradCAMError(f"objects_per_image must be a positive integer, got {objects_per_image!r}")
-    if objects_per_image > n_classes:
-        raise GradCAMError(
-            f"objects_per_image={objects_per_image} exceeds the number of classes ({n_classes}: {list(classes)}); "
-            "objects in one image have distinct classes, so add classes or lower objects_per_image"
-        )
-    if not _is_int(distractors) or distractors < 0:
-        raise GradCAMError(f"distractors must be a non-negative integer, got {distractors!r}")
-    if distractor_shapes is None:
-        distractor_shapes = tuple(s for s in SHAPES if s not in classes)
-        if distractors and not distractor_shapes:
-            raise GradCAMError(
-                "every known shape is a class, so none is left for distractors; pass "
-                "distractor_shapes explicitly or drop a class"
-            )
-    else:
-        distractor_shapes = _check_shapes("distractor_shapes", distractor_shapes, allow_empty=not distractors)
-        clash = sorted(set(distractor_shapes) & set(classes))
-        if clash:
-            raise GradCAMError(
-                f"distractor_shapes {clash} are also classes; a distractor must not look like a labelled object"
-            )
-    if distractor_size_range is None:
-        d_lo = max(4, size_lo // 2)
-        distractor_size_range = (d_lo, max(d_lo, size_lo - 2))
-    dist_lo, dist_hi = _check_size_range("distractor_size_range", distractor_size_range, 4)
-    if cue not in CUE_MODES:
-        raise GradCAMError(f"cue must be one of {list(CUE_MODES)}, got {cue!r}")
-    if cue_kind not in CUE_KINDS:
-        raise GradCAMError(f"cue_kind must be one of {list(CUE_KINDS)}, got {cue_kind!r}")
-    if not 0.0 <= float(cue_correlation) <= 1.0:
-        raise GradCAMError(f"cue_correlation is a probability in [0, 1], got {cue_correlation!r}")
-    if cue != "correlated" and cue_correlation != 1.0:
-        raise GradCAMError(f"cue_correlation only applies to cue='correlated', but cue={cue!r}")
-    needs_other_class = cue == "contradicting" or (cue == "correlated" and cue_correlation < 1.0)
-    if needs_other_class and n_classes < 2:
-        raise GradCAMError("a cue that points at another class needs at least 2 classes")
-    max_cue_classes = 8 if cue_kind == "position" else len(CUE_PALETTE)
-    if n_classes > max_cue_classes:
-        raise GradCAMError(f"cue_kind={cue_kind!r} can encode at most {max_cue_classes} classes, got {n_classes}")
-    if not _is_int(cue_size) or not 1 <= cue_size <= min(height, width) // 4:
-        raise GradCAMError(f"cue_size must be an integer from 1 to a quarter of the image side, got {cue_size!r}")
+    height, width = _check_image_size(image_size)
+    classes, size_lo, size_hi = _check_objects(classes, size_range, objects_per_image, height, width)
+    d_shapes, d_lo, d_hi = _check_distractors(distractors, distractor_shapes, distractor_size_range, classes, size_lo)
+    _check_cue(cue, cue_kind, cue_correlation, cue_size, len(classes), height, width)
     if background not in ("textured", "plain"):
         raise GradCAMError(f"background must be 'textured' or 'plain', got {background!r}")
+    spec = _Spec(n, height, width, classes, size_lo, size_hi, rotate, objects_per_image, distractors, d_shapes,
+                 d_lo, d_hi, cue, cue_kind, cue_correlation, cue_size, background == "textured")
+    anchors, reserved = _reserve_cue_places(spec)
 
-    # Cue places are reserved whatever `cue` is, so object positions do not depend on it.
-    anchors = _cue_anchors(height, width, cue_size, n_classes if cue_kind == "position" else 4)
-    reserved = [(y, x, y + cue_size, x + cue_size) for y, x in anchors]
-    depth = _CUE_MARGIN + cue_size + _GAP
-    inner = min(height, width) - 2 * depth
-    extent = _max_extent(size_hi, rotate)
-    if extent > inner:
-        raise GradCAMError(
-            f"image_size {(height, width)} is too small for objects up to {size_hi} px"
-            f"{' when rotated' if rotate else ''} (they span up to {extent} px, and the cue places "
-            f"leave {inner} px); lower size_range or enlarge image_size"
-        )
-    # A coarse crowding bound: worst-case boxes of all items must fit in 3/4 of the free area
-    # (typical boxes are smaller, so placement then practically never fails).
-    need = objects_per_image * (extent + _GAP) ** 2 + distractors * (_max_extent(dist_hi, rotate) + _GAP) ** 2
-    free = height * width - len(reserved) * (cue_size + 2 * _GAP) ** 2
-    if need > 0.75 * free:
-        raise GradCAMError(
-            f"{objects_per_image} object(s) up to {size_hi} px and {distractors} distractor(s) do not fit "
-            f"reliably in a {height}x{width} image; lower size_range, objects_per_image or distractors"
-        )
-
-    # ---- independent random streams (see the module docstring)
+    # ---- independent random streams (see the module docstring), drawn in a fixed order
     rng_obj, rng_dist, rng_cue, rng_bg = np.random.default_rng(seed).spawn(4)
+    object_labels = _draw_labels(rng_obj, spec)
+    cue_labels, corners = _draw_cue(rng_cue, spec, object_labels[:, 0])
+    background_ = _Background(rng_bg, spec)
 
-    k = objects_per_image
+    # ---- paint, a chunk of images at a time: background, objects, distractors, cue, then noise
     images = np.empty((n, height, width, 3), dtype=np.uint8)
-    object_masks = np.zeros((n, k, height, width), dtype=bool)
-    object_boxes = np.zeros((n, k, 4), dtype=np.int64)
-    object_labels = np.zeros((n, k), dtype=np.int64)
+    object_masks = np.zeros((n, objects_per_image, height, width), dtype=bool)
+    object_boxes = np.zeros((n, objects_per_image, 4), dtype=np.int64)
     distractor_masks = np.zeros((n, height, width), dtype=bool)
     cue_masks = np.zeros((n, height, width), dtype=bool)
-    cue_labels = np.full(n, -1, dtype=np.int64)
-
-    # Balanced labels: every class appears floor(n/C) or ceil(n/C) times, in random order.
-    object_labels[:, 0] = rng_obj.permutation(np.arange(n) % n_classes)
-    for i in range(n):
-        others = [c for c in range(n_classes) if c != object_labels[i, 0]]
-        object_labels[i, 1:] = rng_obj.choice(others, size=k - 1, replace=False)
-
-    if cue != "none":
-        u = rng_cue.random(n)
-        shift = rng_cue.integers(1, n_classes, size=n) if n_classes > 1 else np.zeros(n, dtype=np.int64)
-        other = (object_labels[:, 0] + shift) % n_classes  # uniform over the other classes
-        if cue == "correlated":
-            cue_labels[:] = np.where(u < cue_correlation, object_labels[:, 0], other)
-        else:
-            cue_labels[:] = other
-        corners = rng_cue.integers(0, 4, size=n)  # only used by colour cues
-
-    # Background parameters for all images at once.
-    base = rng_bg.uniform(20.0, 100.0, size=(n, 3)).astype(np.float32)
-    amp = rng_bg.uniform(0.0, 20.0, size=n).astype(np.float32)
-    freq = rng_bg.uniform(1.0, 6.0, size=n).astype(np.float32)  # stripe periods per image
-    orient = rng_bg.uniform(0.0, np.pi, size=n).astype(np.float32)
-    phase = rng_bg.uniform(0.0, 2 * np.pi, size=n).astype(np.float32)
-    noise_std = rng_bg.uniform(2.0, 6.0, size=n).astype(np.float32)
-    yy = (np.arange(height, dtype=np.float32) / height)[None, :, None]
-    xx = (np.arange(width, dtype=np.float32) / width)[None, None, :]
-
     for start in range(0, n, _CHUNK):
-        stop = min(n, start + _CHUNK)
-        sl = slice(start, stop)
-        canvas = np.empty((stop - start, height, width, 3), dtype=np.float32)
-        canvas[:] = base[sl, None, None, :]
-        if background == "textured":
-            proj = np.cos(orient[sl])[:, None, None] * xx + np.sin(orient[sl])[:, None, None] * yy
-            stripes = amp[sl, None, None] * np.sin(2 * np.pi * freq[sl, None, None] * proj + phase[sl, None, None])
-            canvas += stripes[..., None]
-
-        for j, i in enumerate(range(start, stop)):
-            img = canvas[j]
-            obj_colors = _bright_colors(rng_obj, k)
-            shapes = [classes[c] for c in object_labels[i]]
-            boxes, crops = _place(rng_obj, shapes, size_lo, size_hi, rotate, height, width, list(reserved), i)
-            for m, (box, crop) in enumerate(zip(boxes, crops)):
-                y0, x0, y1, x1 = box
-                img[y0:y1, x0:x1][crop] = obj_colors[m]
-                object_masks[i, m, y0:y1, x0:x1] = crop
-                object_boxes[i, m] = box
+        sl = slice(start, min(n, start + _CHUNK))
+        canvas = background_.canvas(sl)
+        for j, i in enumerate(range(sl.start, sl.stop)):
+            boxes = _paint_objects(canvas[j], i, rng_obj, spec, reserved, object_labels, object_masks, object_boxes)
             if distractors:
-                picks = rng_dist.integers(0, len(distractor_shapes), size=distractors)
-                d_shapes = [distractor_shapes[s] for s in picks]
-                d_boxes, d_crops = _place(
-                    rng_dist, d_shapes, dist_lo, dist_hi, rotate, height, width, list(reserved) + boxes, i
-                )
-                d_colors = _bright_colors(rng_dist, distractors)
-                for m, ((y0, x0, y1, x1), crop) in enumerate(zip(d_boxes, d_crops)):
-                    img[y0:y1, x0:x1][crop] = d_colors[m]
-                    distractor_masks[i, y0:y1, x0:x1] |= crop
+                _paint_distractors(canvas[j], i, rng_dist, spec, list(reserved) + boxes, distractor_masks)
             if cue != "none":
-                c = int(cue_labels[i])
-                if cue_kind == "position":
-                    (cy, cx), color = anchors[c], _POSITION_CUE_COLOR
-                else:
-                    (cy, cx), color = anchors[corners[i]], CUE_PALETTE[c].astype(np.float32)
-                img[cy : cy + cue_size, cx : cx + cue_size] = color
-                cue_masks[i, cy : cy + cue_size, cx : cx + cue_size] = True
-
-        if background == "textured":
-            canvas += rng_bg.standard_normal(canvas.shape, dtype=np.float32) * noise_std[sl, None, None, None]
-        np.clip(np.rint(canvas), 0, 255, out=canvas)
-        images[sl] = canvas.astype(np.uint8)
+                corner = None if corners is None else corners[i]
+                _paint_cue(canvas[j], i, spec, anchors, int(cue_labels[i]), corner, cue_masks)
+        images[sl] = background_.finish(canvas, sl)
 
     return ShapesBatch(
         images=images,
@@ -495,36 +491,4 @@ def make_shapes(
         cue_labels=cue_labels,
         distractor_masks=distractor_masks,
         class_names=classes,
-    )
-
-
-def _place(rng, shapes, size_lo, size_hi, rotate, height, width, taken, index):
-    """Place the given shapes without overlapping ``taken`` boxes or each other.
-
-    Returns their tight boxes and boolean crops. Tries fresh positions first, then whole new
-    layouts (sizes and angles), so a rare unlucky first object cannot wedge the image.
-    """
-    for _ in range(_LAYOUT_TRIES):
-        boxes, crops = [], []
-        for shape in shapes:
-            size = int(rng.integers(size_lo, size_hi + 1))
-            angle = float(rng.uniform(0.0, 2 * np.pi)) if rotate else 0.0
-            crop = _shape_crop(shape, size, angle)
-            ch, cw = crop.shape
-            for _ in range(_POSITION_TRIES):
-                y0 = int(rng.integers(0, height - ch + 1))
-                x0 = int(rng.integers(0, width - cw + 1))
-                box = (y0, x0, y0 + ch, x0 + cw)
-                if not _overlaps(box, taken) and not _overlaps(box, boxes):
-                    boxes.append(box)
-                    crops.append(crop)
-                    break
-            else:
-                break  # this shape found no room: redraw the whole layout
-        if len(boxes) == len(shapes):
-            return boxes, crops
-    raise GradCAMError(
-        f"could not place {len(shapes)} non-overlapping shape(s) in image {index} after "
-        f"{_LAYOUT_TRIES} layouts; the image is too crowded: lower size_range, "
-        "objects_per_image or distractors, or enlarge image_size"
     )
