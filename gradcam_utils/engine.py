@@ -21,14 +21,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import _graph
 from . import layers as layer_lookup
-from .errors import ClassIndexError, EmptyHeatmapWarning, GradCAMError, LayerError, UnsupportedModelError
+from .errors import ClassIndexError, EmptyHeatmapWarning, GradCAMError, LayerError
 from .images import to_batch
 from .methods import METHODS, CamInputs
 
-_PROBABILITY_ACTIVATIONS = (keras.activations.softmax, keras.activations.sigmoid)
-_PROBABILITY_OPS = ("Softmax", "Sigmoid")  # keras.ops.softmax / sigmoid used directly in a functional graph
-_TOP_CLASS = -1  # class index sent into the graph meaning "this image's top class"
+TOP_CLASS = -1  # class index sent into the graph meaning "this image's top class"
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def gradient_inputs(model: keras.Model, images, layer_name: str | None = None, c
     """
     plan = _get_plan(model, layer_name)
     batch = to_batch(images, plan.input_shape)
-    wanted = _class_indices(class_index, len(batch), plan.num_classes)
+    wanted = requested_classes(class_index, len(batch), plan.num_classes)
     activations, gradients, logits, used = plan.run(batch, wanted)
     scores = logits[np.arange(len(used)), used]
 
@@ -149,9 +148,10 @@ def _finish(raw: np.ndarray, normalize: bool, stacklevel: int = 3) -> tuple[np.n
     return maps, empty
 
 
-def _class_indices(class_index, batch_size: int, num_classes: int | None) -> np.ndarray:
+def requested_classes(class_index, batch_size: int, num_classes: int | None) -> np.ndarray:
+    """``class_index`` as one int32 per image, ``TOP_CLASS`` where each image's top class is wanted; checked."""
     if class_index is None:
-        return np.full(batch_size, _TOP_CLASS, dtype=np.int32)
+        return np.full(batch_size, TOP_CLASS, dtype=np.int32)
     values = np.asarray(class_index)
     if values.dtype == bool or not np.issubdtype(values.dtype, np.integer):
         raise ClassIndexError(f"class_index must be None, an int or a sequence of ints; got {class_index!r}.")
@@ -160,11 +160,11 @@ def _class_indices(class_index, batch_size: int, num_classes: int | None) -> np.
     elif values.shape != (batch_size,):
         raise ClassIndexError(f"class_index has {values.size} entries for {batch_size} images; give one per image, "
                               "a single int, or None for each image's top class.")
-    _check_class_range(values, num_classes)
+    check_class_range(values, num_classes)
     return values.astype(np.int32)
 
 
-def _check_class_range(values: np.ndarray, num_classes: int | None) -> None:
+def check_class_range(values: np.ndarray, num_classes: int | None) -> None:
     """Every index in 0..num_classes-1 (only >= 0 while the number of classes is unknown)."""
     bad = values < 0 if num_classes is None else (values < 0) | (values >= num_classes)
     if bad.any():
@@ -235,41 +235,13 @@ def clear_cache() -> None:
     _PLAN_CACHE.clear()
 
 
-def _graph_of(model: keras.Model):
-    """The functional graph a model runs: itself, or the one a built Sequential keeps inside."""
-    if isinstance(model, keras.Sequential):
-        graph = getattr(model, "_functional", None)
-    elif hasattr(model, "_run_through_graph") and hasattr(model, "_nodes_by_depth"):
-        graph = model
-    else:
-        graph = None
-    if graph is None:
-        raise UnsupportedModelError(
-            f"Model '{model.name}' ({type(model).__name__}) has no layer graph to open up: subclassed models hide "
-            "their intermediate activations. Build it with the functional API or keras.Sequential.")
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise UnsupportedModelError(f"Model '{model.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} "
-                                    "outputs; Grad-CAM here explains single-input, single-output classifiers.")
-    return graph
-
-
-def _model_shapes(model: keras.Model) -> tuple[tuple, int | None]:
-    """(input shape without the batch axis, number of classes or None when only known at run time)."""
-    graph = _graph_of(model)
-    out_shape = graph.outputs[0].shape
-    if len(out_shape) != 2:
-        raise UnsupportedModelError(f"Model '{model.name}' outputs shape {tuple(out_shape)}; Grad-CAM needs "
-                                    "class scores of shape (batch, classes).")
-    return tuple(graph.inputs[0].shape[1:]), out_shape[-1]
-
-
 class _LogitsPlan:
     """The model's forward pass to pre-softmax scores, as a traced function (no gradients)."""
 
     def __init__(self, model: keras.Model):
         self.model = model
-        self.input_shape, self.num_classes = _model_shapes(model)
-        self._traced = _traced(self._compute, tf.TensorSpec((None,) + self.input_shape, tf.float32))
+        self.input_shape, self.num_classes = _graph.model_shapes(model)
+        self._traced = _graph.traced(self._compute, tf.TensorSpec((None,) + self.input_shape, tf.float32))
 
     @property
     def trace_count(self) -> int:
@@ -289,9 +261,9 @@ class _GradientPlan:
         self.model = model
         self.path = path
         self.layer_name = layer_name
-        self.input_shape, self.num_classes = _model_shapes(model)
+        self.input_shape, self.num_classes = _graph.model_shapes(model)
         self._disconnected = False
-        self._traced = _traced(self._compute, tf.TensorSpec((None,) + self.input_shape, tf.float32),
+        self._traced = _graph.traced(self._compute, tf.TensorSpec((None,) + self.input_shape, tf.float32),
                                tf.TensorSpec((None,), tf.int32))
 
     @property
@@ -304,7 +276,7 @@ class _GradientPlan:
             raise LayerError(f"The model's output does not depend on layer '{self.path[-1].name}' (it sits on a "
                              "branch that does not reach the output); pick a layer on the way to the prediction.")
         # Normally checked before the call; this catches models whose class count is only known at run time.
-        _check_class_range(class_indices[class_indices != _TOP_CLASS], int(num_classes))
+        check_class_range(class_indices[class_indices != TOP_CLASS], int(num_classes))
         return (np.asarray(acts, np.float32), np.asarray(grads, np.float32),
                 np.asarray(logits, np.float32), used.numpy().astype(np.int64))
 
@@ -316,7 +288,7 @@ class _GradientPlan:
             logits = tf.cast(logits, tf.float32)  # mixed-precision models compute in float16
             num_classes = tf.shape(logits)[-1]
             top = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            used = tf.where(class_indices == _TOP_CLASS, top, class_indices)
+            used = tf.where(class_indices == TOP_CLASS, top, class_indices)
             safe = tf.clip_by_value(used, 0, num_classes - 1)  # out-of-range indices are reported after the call
             scores = tf.gather(logits, safe, axis=1, batch_dims=1)
             total = tf.reduce_sum(scores)  # sum over images: one backward pass, per-image gradients
@@ -327,79 +299,29 @@ class _GradientPlan:
         return tf.cast(activations, tf.float32), tf.cast(grads, tf.float32), logits, used, num_classes
 
 
-def _traced(fn, *spec: tf.TensorSpec):
-    """A plan's ``tf.function``: a fixed signature (any batch size, one trace), without AutoGraph.
-
-    AutoGraph rewrites Python control flow on tensors into graph ops. It never reaches a layer's ``call`` here (Keras
-    calls it from its own code, which AutoGraph leaves alone), and our code branches only on Python values, so it
-    would only cost time: a new plan's first call is 7-17% faster without it (benchmarks/README.md).
-
-    There is one traced function per plan, i.e. per (model, layer), and TensorFlow counts traces per Python function
-    *code*, which all plans share: visiting five layers would log "5 out of the last 5 calls to ... triggered
-    tf.function retracing", a false alarm (each plan traces once; ``plan.trace_count`` shows it) that ends up in
-    learners' notebooks. The warning is turned off for these functions only, as TensorFlow does for the functions
-    it restores from a SavedModel; users' own functions still warn.
-    """
-    traced = tf.function(fn, input_signature=list(spec), autograph=False)
-    traced._omit_frequent_tracing_warning = True
-    return traced
-
-
 def _forward(model: keras.Model, x, path: tuple, tape, logits: bool = True):
     """Run ``model`` on ``x``; return (activations of path[-1] or None, output), the output taken pre-softmax.
 
-    Layers are called one by one through the model's own graph, so a nested model containing the target layer is
-    opened up and run the same way (this is what avoids Keras' "Graph disconnected" error).
+    Layers are called one by one through the model's own graph (``_graph.forward``), so a nested model containing the
+    target layer is opened up and run the same way (this is what avoids Keras' "Graph disconnected" error).
     """
-    graph = _graph_of(model)
-    final_op = graph.outputs[0]._keras_history.operation
     found = {}
 
-    def operation_fn(op):
-        if path and op is path[0]:
-            if len(path) == 1:
-                def call_target(*args, **kwargs):
-                    out = _call(op, *args, **kwargs)
-                    tape.watch(out)  # the only thing the tape watches: the gradients start here
-                    found["acts"] = out
-                    return out
-                return call_target
-
-            def call_nested(inputs, *args, **kwargs):
-                found["acts"], out = _forward(op, inputs, path[1:], tape, logits and op is final_op)
+    def hook(op, is_final):
+        if not path or op is not path[0]:
+            return None
+        if len(path) == 1:
+            def call_target(*args, **kwargs):
+                out = _graph.call_inference(op, *args, **kwargs)
+                tape.watch(out)  # the only thing the tape watches: the gradients start here
+                found["acts"] = out
                 return out
-            return call_nested
-        if logits and op is final_op:
-            return _pre_activation(op, tape)
-        return lambda *args, **kwargs: _call(op, *args, **kwargs)
+            return call_target
 
-    output = graph._run_through_graph(x, operation_fn=operation_fn)
-    output = output[0] if isinstance(output, (list, tuple)) else output
+        def call_nested(inputs, *args, **kwargs):
+            found["acts"], out = _forward(op, inputs, path[1:], tape, is_final)
+            return out
+        return call_nested
+
+    output = _graph.forward(model, x, hook, logits)
     return found.get("acts"), output
-
-
-def _call(op, *args, **kwargs):
-    if "training" in getattr(op, "_call_context_args", ()):
-        kwargs["training"] = False  # BatchNorm uses its moving statistics, Dropout is off
-    return op(*args, **kwargs)
-
-
-def _pre_activation(op, tape):
-    """A callable computing ``op``'s output without a final softmax/sigmoid, reading op's weights live."""
-    if isinstance(op, keras.Model):
-        return lambda inputs, *a, **k: _forward(op, inputs, (), tape, logits=True)[1]
-    is_prob_layer = isinstance(op, keras.layers.Softmax) or (
-        isinstance(op, keras.layers.Activation) and op.activation in _PROBABILITY_ACTIVATIONS)
-    if is_prob_layer or (type(op).__name__ in _PROBABILITY_OPS and not isinstance(op, keras.layers.Layer)):
-        return lambda inputs, *a, **k: inputs  # its input is the score before the probability
-    if getattr(op, "activation", None) in _PROBABILITY_ACTIVATIONS:
-        if isinstance(op, keras.layers.Dense):
-            def dense_logits(inputs, *a, **k):
-                out = keras.ops.matmul(inputs, op.kernel)
-                return out + op.bias if op.use_bias else out
-            return dense_logits
-        raise UnsupportedModelError(
-            f"The model's last layer '{op.name}' ({type(op).__name__}) applies {op.activation.__name__} inside "
-            "itself, and only a final Dense layer can be read without it. Build the model with a linear last layer "
-            "followed by a separate Activation('softmax') layer, or pass a model that outputs logits.")
-    return lambda *args, **kwargs: _call(op, *args, **kwargs)

@@ -77,7 +77,7 @@ import keras
 import numpy as np
 from scipy import ndimage
 
-from . import engine
+from . import _graph, engine
 from .errors import GradCAMError
 from .images import to_batch
 from .resize import upsample_maps
@@ -242,7 +242,7 @@ def _curve(kind, model, images, heatmaps, class_index, steps, batch_size, substr
 
 def _prepare(model, images, heatmaps, class_index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(images (B, H, W, C) float32 copy, maps upsampled to (B, H, W) float64, classes (B,) resolved)."""
-    input_shape, num_classes = engine._model_shapes(model)
+    input_shape, num_classes = _graph.model_shapes(model)
     batch = to_batch(images, input_shape)
     n_images, height, width = batch.shape[:3]
     maps = np.asarray(heatmaps)
@@ -267,13 +267,13 @@ def _prepare(model, images, heatmaps, class_index) -> tuple[np.ndarray, np.ndarr
 
 
 def _resolve_classes(model, batch, class_index, num_classes) -> np.ndarray:
-    wanted = engine._class_indices(class_index, len(batch), num_classes).astype(np.int64)
-    top = wanted == engine._TOP_CLASS
+    wanted = engine.requested_classes(class_index, len(batch), num_classes).astype(np.int64)
+    top = wanted == engine.TOP_CLASS
     if top.any():
         wanted[top] = engine.class_logits(model, batch[top]).argmax(axis=1)
     if num_classes is None:  # only known at run time: check now
         classes = engine.class_logits(model, batch[:1]).shape[1]
-        engine._check_class_range(wanted, classes)
+        engine.check_class_range(wanted, classes)
     return wanted
 
 

@@ -34,11 +34,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import engine
-from .engine import _TOP_CLASS
+from . import _graph, engine
+from .engine import TOP_CLASS
 from .errors import GradCAMError, UnsupportedModelError
 from .images import to_batch
-from .layers import _check_model
+from .layers import check_model
 from .resize import upsample_maps
 
 __all__ = ["guided_backprop", "guided_gradcam", "combine", "to_display"]
@@ -137,13 +137,13 @@ def to_display(gradients, spread: float = 0.15) -> np.ndarray:
 
 def _guided(model: keras.Model, images, class_index) -> tuple[np.ndarray, np.ndarray]:
     """(guided gradients (B, H, W, C), classes used (B,)) for a batch."""
-    plan = _get_guided_plan(model)
+    plan = get_guided_plan(model)
     batch = to_batch(images, plan.input_shape)
-    wanted = engine._class_indices(class_index, len(batch), plan.num_classes)
+    wanted = engine.requested_classes(class_index, len(batch), plan.num_classes)
     return plan.run(batch, wanted)
 
 
-def _get_guided_plan(model: keras.Model) -> _GuidedPlan:
+def get_guided_plan(model: keras.Model) -> _GuidedPlan:
     return engine.cached_plan(model, _GUIDED, lambda: _GuidedPlan(model))
 
 
@@ -151,11 +151,11 @@ class _GuidedPlan:
     """Guided gradients of the pre-softmax class scores with respect to the input, as a traced function."""
 
     def __init__(self, model: keras.Model):
-        _check_model(model)
+        check_model(model)
         self.model = model
-        self.input_shape, self.num_classes = engine._model_shapes(model)
+        self.input_shape, self.num_classes = _graph.model_shapes(model)
         _check_guided_activations(model)
-        self._traced = engine._traced(self._compute, tf.TensorSpec((None,) + self.input_shape, tf.float32),
+        self._traced = _graph.traced(self._compute, tf.TensorSpec((None,) + self.input_shape, tf.float32),
                                       tf.TensorSpec((None,), tf.int32))  # one trace, no AutoGraph, no false warnings
 
     @property
@@ -164,7 +164,7 @@ class _GuidedPlan:
 
     def run(self, images: np.ndarray, class_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         grads, used, num_classes = self._traced(tf.constant(images), tf.constant(class_indices))
-        engine._check_class_range(class_indices[class_indices != _TOP_CLASS], int(num_classes))
+        engine.check_class_range(class_indices[class_indices != TOP_CLASS], int(num_classes))
         return np.asarray(grads, np.float32), used.numpy().astype(np.int64)
 
     def _compute(self, images, class_indices):
@@ -173,7 +173,7 @@ class _GuidedPlan:
             logits = tf.cast(_guided_forward(self.model, images), tf.float32)
             num_classes = tf.shape(logits)[-1]
             top = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            used = tf.where(class_indices == _TOP_CLASS, top, class_indices)
+            used = tf.where(class_indices == TOP_CLASS, top, class_indices)
             safe = tf.clip_by_value(used, 0, num_classes - 1)  # out-of-range indices are reported after the call
             total = tf.reduce_sum(tf.gather(logits, safe, axis=1, batch_dims=1))  # one backward pass for all
         grads = tape.gradient(total, images)
@@ -191,21 +191,21 @@ def _positive_gradient(x):
 
 
 def _guided_forward(model: keras.Model, x, logits: bool = True):
-    """Run ``model``'s graph on ``x`` with a positive-gradient gate after each ReLU; pre-softmax output."""
-    graph = engine._graph_of(model)
-    final_op = graph.outputs[0]._keras_history.operation
+    """Run ``model``'s graph on ``x`` with a positive-gradient gate after each ReLU; pre-softmax output.
 
-    def operation_fn(op):
-        is_final = logits and op is final_op
-        if isinstance(op, keras.Model):
-            return lambda inputs, *args, **kwargs: _guided_forward(op, inputs, is_final)
-        call = engine._pre_activation(op, None) if is_final else (lambda *a, **k: engine._call(op, *a, **k))
-        if _is_relu(op):
-            return lambda *args, **kwargs: _positive_gradient(call(*args, **kwargs))
-        return call
+    The same layer-by-layer forward as the engine's (``_graph.forward``), with a hook that opens nested models up
+    and gates each ReLU's output.
+    """
+    return _graph.forward(model, x, _guided_hook, logits)
 
-    output = graph._run_through_graph(x, operation_fn=operation_fn)
-    return output[0] if isinstance(output, (list, tuple)) else output
+
+def _guided_hook(op, is_final: bool):
+    if isinstance(op, keras.Model):
+        return lambda inputs, *args, **kwargs: _guided_forward(op, inputs, is_final)
+    if _is_relu(op):
+        call = _graph.operation_call(op, is_final)
+        return lambda *args, **kwargs: _positive_gradient(call(*args, **kwargs))
+    return None
 
 
 def _is_relu(op) -> bool:
@@ -219,8 +219,8 @@ def _is_relu(op) -> bool:
 
 def _check_guided_activations(model: keras.Model, final: bool = True) -> None:
     """Refuse any activation without a guided rule, naming its layer; ``final`` marks the output op's chain."""
-    graph = engine._graph_of(model)
-    final_op = graph.outputs[0]._keras_history.operation
+    graph = _graph.graph_of(model)
+    final_op = _graph.output_operation(graph)
     for op in graph.operations:
         at_end = final and op is final_op
         if isinstance(op, keras.Model):
@@ -253,11 +253,11 @@ def _activation_problem(op, at_end: bool) -> str | None:
             if isinstance(op, (keras.layers.Activation,) + _ACTIVATION_LAST):
                 return None
             return f"applies {name} inside a layer type where it may not be the last step"
-        if at_end and activation in engine._PROBABILITY_ACTIVATIONS:
+        if at_end and activation in _graph.PROBABILITY_ACTIVATIONS:
             return None  # skipped: the scores are read before it
         return f"uses the activation '{name}'"
     if not isinstance(op, keras.layers.Layer) and type(op).__name__ in _OTHER_ACTIVATION_OPS:
-        if at_end and type(op).__name__ in engine._PROBABILITY_OPS:
+        if at_end and type(op).__name__ in _graph.PROBABILITY_OPS:
             return None
         return f"is the non-linear operation {type(op).__name__}"
     return None

@@ -28,12 +28,12 @@ _ACTIVATION_TYPES = (
 )
 
 
-def _walk(model: keras.Model, parents: tuple = ()):
+def walk(model: keras.Model, parents: tuple = ()):
     """Yield (path, layer) for every layer, depth first, in the model's own (input-to-output) order."""
     for layer in model.layers:
         path = parents + (layer,)
         if isinstance(layer, keras.Model):
-            yield from _walk(layer, path)
+            yield from walk(layer, path)
         else:
             yield path, layer
 
@@ -57,7 +57,7 @@ def _is_softmax(layer) -> bool:
     return getattr(layer, "activation", None) is keras.activations.softmax
 
 
-def _check_model(model) -> None:
+def check_model(model) -> None:
     if not isinstance(model, keras.Model):
         raise UnsupportedModelError(f"Expected a keras.Model, got {type(model).__name__}.")
     if not model.built:
@@ -76,15 +76,15 @@ def list_conv_layers(model: keras.Model) -> list[str]:
     output, including those inside nested models. The last one is the default layer. Names that occur in more
     than one nested model are given as ``"model_name/layer_name"``.
     """
-    _check_model(model)
-    paths = [path for path, layer in _walk(model) if _is_candidate(layer)]
+    check_model(model)
+    paths = [path for path, layer in walk(model) if _is_candidate(layer)]
     counts: dict[str, int] = {}
     for path in paths:
         counts[path[-1].name] = counts.get(path[-1].name, 0) + 1
-    return [_display_name(p) if counts[p[-1].name] > 1 else p[-1].name for p in paths]
+    return [display_name(p) if counts[p[-1].name] > 1 else p[-1].name for p in paths]
 
 
-def _display_name(path: tuple) -> str:
+def display_name(path: tuple) -> str:
     return "/".join(layer.name for layer in path)
 
 
@@ -105,12 +105,12 @@ def find_layer_path(model: keras.Model, layer_name: str) -> tuple:
     Raises LayerError listing the closest convolution layer names when the name is unknown or ambiguous, and
     when the layer has no spatial dimensions.
     """
-    _check_model(model)
+    check_model(model)
     if not isinstance(layer_name, str):
         raise LayerError(f"layer_name must be a string such as {default_layer_name(model)!r}, got {layer_name!r}.")
     # "name" matches at any depth; "base/name" pins the nested model.
-    matches = [path for path, _ in _walk(model)
-               if _display_name(path) == layer_name or _display_name(path).endswith("/" + layer_name)]
+    matches = [path for path, _ in walk(model)
+               if display_name(path) == layer_name or display_name(path).endswith("/" + layer_name)]
     if not matches:
         nested = [p for p in _nested_models(model) if p[-1].name == layer_name]
         if nested:
@@ -121,7 +121,7 @@ def find_layer_path(model: keras.Model, layer_name: str) -> tuple:
         raise LayerError(f"No layer named '{layer_name}' in model '{model.name}'. Closest conv layers: "
                          f"{_suggest(model, layer_name)}.")
     if len(matches) > 1:
-        options = ", ".join(repr(_display_name(p)) for p in matches)
+        options = ", ".join(repr(display_name(p)) for p in matches)
         raise LayerError(f"Layer name '{layer_name}' is ambiguous in model '{model.name}'; use one of {options}.")
     path = matches[0]
     rank = _output_rank(path[-1])

@@ -27,10 +27,10 @@ import keras
 import numpy as np
 from scipy import stats
 
-from . import engine, guided
+from . import _graph, engine, guided
 from .errors import EmptyHeatmapWarning, GradCAMError, UnsupportedModelError
 from .images import to_batch
-from .layers import _check_model, _display_name, _walk
+from .layers import check_model, display_name, walk
 
 __all__ = ["SanityResult", "cascading_randomization", "weighted_layers", "randomized_copy"]
 
@@ -134,7 +134,7 @@ def cascading_randomization(model: keras.Model, images, layer_name: str | None =
     Returns:
         A SanityResult; ``print(result)`` or ``result.summary()`` shows the table.
     """
-    _check_model(model)
+    check_model(model)
     seeds = _check_seeds(seed)
     order = weighted_layers(model) if layers is None else _check_names(model, layers)
     if max_steps is not None:
@@ -161,10 +161,10 @@ def _check_seeds(seed) -> tuple[int, ...]:
 
 
 def _run(copy, images, layer_name, class_index, order, seeds, guided_maps, keep_maps) -> SanityResult:
-    batch = to_batch(images, engine._model_shapes(copy)[0])
+    batch = to_batch(images, _graph.model_shapes(copy)[0])
     if guided_maps:
         try:
-            guided._get_guided_plan(copy)
+            guided.get_guided_plan(copy)
         except UnsupportedModelError as err:
             raise UnsupportedModelError(f"{err} Or pass guided_maps=False to test Grad-CAM alone.") from None
     reference = _maps(copy, batch, layer_name, class_index, guided_maps)
@@ -237,8 +237,8 @@ def _nanmean(values: np.ndarray) -> float:
 
 def _copy_model(model: keras.Model) -> keras.Model:
     """clone_model (nested models cloned too) with every layer's weights copied from the original."""
-    _check_model(model)
-    engine._graph_of(model)  # a clear error for subclassed models
+    check_model(model)
+    _graph.graph_of(model)  # a clear error for subclassed models
     try:
         copy = keras.models.clone_model(model, recursive=True)
     except Exception as err:  # custom layers without get_config/from_config, for instance
@@ -257,16 +257,16 @@ def _copy_model(model: keras.Model) -> keras.Model:
 
 def _layers_of(model: keras.Model) -> list:
     """Every layer, nested ones included, in the model's order; input layers left out (clones rename them)."""
-    return [path[-1] for path in _walk(model) if not isinstance(path[-1], keras.layers.InputLayer)]
+    return [path[-1] for path in walk(model) if not isinstance(path[-1], keras.layers.InputLayer)]
 
 
 def _weighted(model: keras.Model) -> list[tuple[str, keras.layers.Layer]]:
     """(name, layer) of the layers with weights, output side first; nested duplicates named by path."""
-    paths = [path for path, layer in _walk(model) if layer.weights]
+    paths = [path for path, layer in walk(model) if layer.weights]
     counts: dict[str, int] = {}
     for path in paths:
         counts[path[-1].name] = counts.get(path[-1].name, 0) + 1
-    named = [(_display_name(p) if counts[p[-1].name] > 1 else p[-1].name, p[-1]) for p in paths]
+    named = [(display_name(p) if counts[p[-1].name] > 1 else p[-1].name, p[-1]) for p in paths]
     return named[::-1]
 
 

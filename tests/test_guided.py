@@ -216,12 +216,12 @@ def test_plan_is_cached_traced_once_and_reads_the_live_weights():
     images = np.random.default_rng(8).normal(size=(5, 2, 2, 1)).astype(np.float32) * 2
     guided_backprop(model, images[:2], 0)
     guided_backprop(model, images, 1)  # another batch size: same graph
-    plan = guided._get_guided_plan(model)
+    plan = guided.get_guided_plan(model)
     assert plan.trace_count == 1
     model.set_weights([w * -0.7 + 0.1 for w in model.get_weights()])  # "trained further"
     np.testing.assert_allclose(guided_backprop(model, images, 2), hand_gradients(model, images, [2] * 5)[0],
                                rtol=1e-5, atol=1e-6)
-    assert plan.trace_count == 1 and guided._get_guided_plan(model) is plan
+    assert plan.trace_count == 1 and guided.get_guided_plan(model) is plan
 
 
 def _with(layer_fn):

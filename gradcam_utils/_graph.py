@@ -1,0 +1,128 @@
+"""The one home of the Keras and TensorFlow private APIs this package relies on.
+
+Everything that reaches past Keras' or TensorFlow's public surface is here, and only here, so a Keras upgrade that
+changes one of them breaks in one small module (and in ``tests/test_graph_contract.py``, which asserts each
+assumption directly), not across the library. The private names used:
+
+- ``keras.Sequential._functional``: the functional graph a built Sequential model runs.
+- ``Functional._run_through_graph(x, operation_fn=...)`` and ``Functional._nodes_by_depth``: running a model's graph
+  operation by operation, with a hook choosing what each operation's call does (``forward``).
+- ``KerasTensor._keras_history.operation``: the operation that produced a model's output (``output_operation``).
+- ``Layer._call_context_args``: whether a layer's ``call`` takes ``training`` (``call_inference``).
+- ``tf.function``'s ``_omit_frequent_tracing_warning``: silencing a false retracing warning (``traced``).
+
+(``transfer.py`` also reads ``Layer._inbound_nodes``; it is outside this module's reach for now.)
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from .errors import UnsupportedModelError
+
+PROBABILITY_ACTIVATIONS = (keras.activations.softmax, keras.activations.sigmoid)
+PROBABILITY_OPS = ("Softmax", "Sigmoid")  # keras.ops.softmax / sigmoid used directly in a functional graph
+
+
+def graph_of(model: keras.Model):
+    """The functional graph a model runs: itself, or the one a built Sequential keeps inside."""
+    if isinstance(model, keras.Sequential):
+        graph = getattr(model, "_functional", None)
+    elif hasattr(model, "_run_through_graph") and hasattr(model, "_nodes_by_depth"):
+        graph = model
+    else:
+        graph = None
+    if graph is None:
+        raise UnsupportedModelError(
+            f"Model '{model.name}' ({type(model).__name__}) has no layer graph to open up: subclassed models hide "
+            "their intermediate activations. Build it with the functional API or keras.Sequential.")
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise UnsupportedModelError(f"Model '{model.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} "
+                                    "outputs; Grad-CAM here explains single-input, single-output classifiers.")
+    return graph
+
+
+def output_operation(graph):
+    """The operation (layer, nested model or keras.ops op) that produces ``graph``'s single output."""
+    return graph.outputs[0]._keras_history.operation
+
+
+def model_shapes(model: keras.Model) -> tuple[tuple, int | None]:
+    """(input shape without the batch axis, number of classes or None when only known at run time)."""
+    graph = graph_of(model)
+    out_shape = graph.outputs[0].shape
+    if len(out_shape) != 2:
+        raise UnsupportedModelError(f"Model '{model.name}' outputs shape {tuple(out_shape)}; Grad-CAM needs "
+                                    "class scores of shape (batch, classes).")
+    return tuple(graph.inputs[0].shape[1:]), out_shape[-1]
+
+
+def forward(model: keras.Model, x, hook=None, logits: bool = True):
+    """Run ``model``'s graph on ``x`` operation by operation; the output, pre-softmax when ``logits``.
+
+    ``hook(op, is_final)`` may return a callable to use instead of ``op``'s usual call (``operation_call(op,
+    is_final)``, which it can wrap), or None to keep it; ``is_final`` is True for the operation whose output is the
+    score, when ``logits``. Layers are called with ``training=False``; weights are read live, nothing is changed.
+    """
+    graph = graph_of(model)
+    final_op = output_operation(graph)
+
+    def operation_fn(op):
+        is_final = logits and op is final_op
+        replaced = hook(op, is_final) if hook is not None else None
+        return replaced if replaced is not None else operation_call(op, is_final)
+
+    output = graph._run_through_graph(x, operation_fn=operation_fn)
+    return output[0] if isinstance(output, (list, tuple)) else output
+
+
+def operation_call(op, is_final: bool):
+    """How ``forward`` calls ``op`` by default: without its final softmax/sigmoid when it is the final step."""
+    return pre_activation(op) if is_final else (lambda *args, **kwargs: call_inference(op, *args, **kwargs))
+
+
+def call_inference(op, *args, **kwargs):
+    """Call ``op`` in inference mode: ``training=False`` where its ``call`` takes it."""
+    if "training" in getattr(op, "_call_context_args", ()):
+        kwargs["training"] = False  # BatchNorm uses its moving statistics, Dropout is off
+    return op(*args, **kwargs)
+
+
+def pre_activation(op):
+    """A callable computing ``op``'s output without a final softmax/sigmoid, reading op's weights live."""
+    if isinstance(op, keras.Model):
+        return lambda inputs, *a, **k: forward(op, inputs, None, logits=True)
+    is_prob_layer = isinstance(op, keras.layers.Softmax) or (
+        isinstance(op, keras.layers.Activation) and op.activation in PROBABILITY_ACTIVATIONS)
+    if is_prob_layer or (type(op).__name__ in PROBABILITY_OPS and not isinstance(op, keras.layers.Layer)):
+        return lambda inputs, *a, **k: inputs  # its input is the score before the probability
+    if getattr(op, "activation", None) in PROBABILITY_ACTIVATIONS:
+        if isinstance(op, keras.layers.Dense):
+            def dense_logits(inputs, *a, **k):
+                out = keras.ops.matmul(inputs, op.kernel)
+                return out + op.bias if op.use_bias else out
+            return dense_logits
+        raise UnsupportedModelError(
+            f"The model's last layer '{op.name}' ({type(op).__name__}) applies {op.activation.__name__} inside "
+            "itself, and only a final Dense layer can be read without it. Build the model with a linear last layer "
+            "followed by a separate Activation('softmax') layer, or pass a model that outputs logits.")
+    return lambda *args, **kwargs: call_inference(op, *args, **kwargs)
+
+
+def traced(fn, *spec: tf.TensorSpec):
+    """A plan's ``tf.function``: a fixed signature (any batch size, one trace), without AutoGraph.
+
+    AutoGraph rewrites Python control flow on tensors into graph ops. It never reaches a layer's ``call`` here (Keras
+    calls it from its own code, which AutoGraph leaves alone), and our code branches only on Python values, so it
+    would only cost time: a new plan's first call is 7-17% faster without it (benchmarks/README.md).
+
+    There is one traced function per plan, i.e. per (model, layer), and TensorFlow counts traces per Python function
+    *code*, which all plans share: visiting five layers would log "5 out of the last 5 calls to ... triggered
+    tf.function retracing", a false alarm (each plan traces once; ``plan.trace_count`` shows it) that ends up in
+    learners' notebooks. The warning is turned off for these functions only, as TensorFlow does for the functions
+    it restores from a SavedModel; users' own functions still warn.
+    """
+    function = tf.function(fn, input_signature=list(spec), autograph=False)
+    function._omit_frequent_tracing_warning = True
+    return function
