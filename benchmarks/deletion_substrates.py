@@ -41,11 +41,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import gradcam_utils as gc
+from gradcam_utils import engine, faithfulness, synthetic, zoo
 
-import gradcam_utils as gc  # noqa: E402
-from gradcam_utils import engine, faithfulness, synthetic, zoo  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 STEPS = 16
 SHAPES_SEED = 70  # not one of the training script's seeds (1-4)
@@ -55,7 +54,7 @@ BOOTSTRAP = 2000
 
 def substrates(quick: bool) -> dict:
     """name -> what faithfulness accepts as ``substrate``; ``blur10`` is a stronger blur, sigma 10 (21x21)."""
-    chosen = {"zeros": "zeros", "mean": "mean", "blur": "blur"}
+    chosen: dict = {"zeros": "zeros", "mean": "mean", "blur": "blur"}
     if not quick:
         chosen["blur10"] = lambda x: faithfulness.blur(x, 10.0)
     return chosen
@@ -64,7 +63,7 @@ def substrates(quick: bool) -> dict:
 def shapes_case(name: str, n: int):
     """(model, images, classes, masks) for a shapes model on pictures it was not trained on."""
     bundle = gc.load_model(name)
-    cue = dict(cue="correlated", cue_kind="color") if name == "shapes_biased" else {}
+    cue: dict = dict(cue="correlated", cue_kind="color") if name == "shapes_biased" else {}
     batch = synthetic.make_shapes(n, seed=SHAPES_SEED, **cue)
     return bundle.model, bundle.preprocess(batch.images), batch.labels.astype(np.int64), \
         batch.masks.astype(np.float32)
@@ -108,11 +107,11 @@ def measure(model, x, classes, masks, subs: dict, seeds: int, steps: int) -> dic
         d_rnd = np.mean([auc("deletion", r) for r in randoms], axis=0)
         i_gc = auc("insertion", gradcam)
         i_rnd = np.mean([auc("insertion", r) for r in randoms], axis=0)
-        row = {"n": len(x), "p_image": float(p_image.mean()), "p_random_1_16": float(p_damaged.mean()),
-               "deletion": {"gradcam": float(d_gc.mean()), "random": float(d_rnd.mean()),
-                            "random_minus_gradcam": bootstrap_ci(d_rnd - d_gc)},
-               "insertion": {"gradcam": float(i_gc.mean()), "random": float(i_rnd.mean()),
-                             "gradcam_minus_random": bootstrap_ci(i_gc - i_rnd)}}
+        row: dict = {"n": len(x), "p_image": float(p_image.mean()), "p_random_1_16": float(p_damaged.mean()),
+                     "deletion": {"gradcam": float(d_gc.mean()), "random": float(d_rnd.mean()),
+                                  "random_minus_gradcam": bootstrap_ci(d_rnd - d_gc)},
+                     "insertion": {"gradcam": float(i_gc.mean()), "random": float(i_rnd.mean()),
+                                   "gradcam_minus_random": bootstrap_ci(i_gc - i_rnd)}}
         if masks is not None:
             d_mask = auc("deletion", masks)
             row["deletion"]["mask"] = float(d_mask.mean())
@@ -135,7 +134,8 @@ def print_table(results: dict) -> None:
     for model, table in results.items():
         for sub, row in table.items():
             d, i = row["deletion"], row["insertion"]
-            mask = f"{d['mask']:8.2f} {fmt_ci(d['mask_minus_gradcam']):>21s}" if "mask" in d else f"{'-':>8s} {'-':>21s}"
+            mask = (f"{d['mask']:8.2f} {fmt_ci(d['mask_minus_gradcam']):>21s}" if "mask" in d
+                    else f"{'-':>8s} {'-':>21s}")
             print(f"{model:18s} {sub:9s} {row['n']:3d} {row['p_image']:7.2f} {row['p_random_1_16']:9.2f} | "
                   f"{d['gradcam']:6.2f} {d['random']:7.2f} {fmt_ci(d['random_minus_gradcam']):>21s} {mask} | "
                   f"{i['gradcam']:6.2f} {i['random']:7.2f} {fmt_ci(i['gradcam_minus_random']):>21s}")
@@ -162,10 +162,10 @@ def main(argv=None) -> int:
         if name.startswith("shapes_") and not (zoo.MODELS_DIR / f"{name}.keras").is_file():
             print(f"{name}: {name}.keras not in data/models yet, skipped", file=sys.stderr)
             continue
-        case = photos_case() if name == "efficientnet_lite0" else shapes_case(name, n)
+        model, x, classes, masks = photos_case() if name == "efficientnet_lite0" else shapes_case(name, n)
         label = "efficientnet_photos" if name == "efficientnet_lite0" else name
         chosen = {k: v for k, v in subs.items() if k != "blur10"} if label == "efficientnet_photos" else subs
-        results[label] = measure(*case, chosen, args.seeds, STEPS)
+        results[label] = measure(model, x, classes, masks, chosen, args.seeds, STEPS)
         print(f"{label}: done after {time.perf_counter() - started:.0f} s", file=sys.stderr)
     print(f"Deletion / insertion AUC, {STEPS} steps; random maps: mean of {args.seeds} seeds per picture; "
           f"differences: mean over pictures [95% bootstrap CI]")

@@ -1,0 +1,161 @@
+"""What the benchmarks measure on: the machine, the models (``ModelCase``), and the implementations compared with
+ours (the article's one-image-per-call code, a plain forward pass, tf-keras-vis)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import gradcam_utils as gc
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ----- the machine --------------------------------------------------------------------------------------------
+
+def machine_info() -> dict:
+    """What the numbers came from: device, TensorFlow, cores, load."""
+    gpus = tf.config.list_physical_devices("GPU")
+    names = []
+    for gpu in gpus:
+        try:
+            names.append(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name))
+        except Exception:  # details are optional
+            names.append(gpu.name)
+    cpu_model = ""
+    try:
+        cpu_model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                         if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu_model = platform.processor()
+    return {
+        "device": ", ".join(names) if names else "CPU",
+        "gpus": names,
+        "cpu_model": cpu_model,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "load_average": load_average(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86 Linux CPUs)"),
+    }
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the platform has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+# ----- the models ---------------------------------------------------------------------------------------------
+
+@dataclass
+class ModelCase:
+    """A model to benchmark, the layer Grad-CAM explains, and a middle layer for the batch-consistency check."""
+
+    name: str
+    model: keras.Model
+    layer: str
+    mid_layer: str | None = None
+    batch_sizes: tuple[int, ...] = (1, 8, 32)
+    repeats: int = 3
+    article_calls: int = 5
+    seed: int = 0
+    preprocess: Callable[[np.ndarray], np.ndarray] = lambda pixels: pixels.astype(np.float32) / 127.5 - 1.0
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.model.inputs[0].shape[1:])
+
+    def images(self, batch: int) -> np.ndarray:
+        """Uniform in [-1, 1]: the range both ImageNet models' preprocessing produces; the same for every method."""
+        rng = np.random.default_rng(self.seed)
+        return rng.uniform(-1, 1, (batch,) + self.input_shape).astype(np.float32)
+
+    def photos(self) -> np.ndarray:
+        """The course's sample photos (data/images), resized and preprocessed: real content, for the checks of
+        what the maps look like (random inputs give flat, often empty maps)."""
+        files = sorted(p for p in (ROOT / "data" / "images").iterdir() if p.suffix.lower() in (".png", ".jpg"))
+        height, width = self.input_shape[:2]
+        if not files or height is None or width is None:
+            return self.images(5)
+        return np.asarray(self.preprocess(np.stack([gc.load_image(f, size=(height, width)) for f in files])),
+                          np.float32)
+
+
+def xception_case(batch_sizes=(1, 8, 32), repeats=3, article_calls=5) -> ModelCase:
+    """The article's model: Xception at 299x299, random weights (speed does not depend on the values; offline)."""
+    keras.utils.set_random_seed(0)
+    model = keras.applications.Xception(weights=None, classifier_activation=None)
+    return ModelCase("xception", model, "block14_sepconv2_act", "block8_sepconv3_act", tuple(batch_sizes), repeats,
+                     article_calls)
+
+
+def efficientnet_case(batch_sizes=(1, 8, 32), repeats=5, article_calls=7) -> ModelCase:
+    """The embedded ImageNet model (EfficientNet-Lite0, 224x224), as the course and the explorer use it."""
+    bundle = gc.load_model("efficientnet_lite0")
+    return ModelCase("efficientnet_lite0", bundle.model, bundle.last_conv_layer, "block4c_expand_activation",
+                     tuple(batch_sizes), repeats, article_calls, preprocess=bundle.preprocess)
+
+
+CASES = {"xception": xception_case, "efficientnet_lite0": efficientnet_case}
+
+
+# ----- the implementations compared with ours -----------------------------------------------------------------
+
+def forward_floor(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+    """A plain forward pass: ``model(x, training=False)`` traced once with a batch-free signature, result to numpy.
+
+    The floor: any Grad-CAM has to run at least this (the class score needs the whole forward pass), on the same
+    batch, traced like our plans (no Python per layer), and it too hands its output back to numpy.
+    """
+    spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), tf.float32)
+    traced = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    return lambda images: traced(tf.constant(images)).numpy()
+
+
+def article_gradcam():
+    """The article's ``make_gradcam_heatmap`` as it behaves (tests/article_reference.py, our reimplementation):
+    one image per call. Loaded from its file: tests/ is not a package (and ``tests`` on sys.path may be another's)."""
+    spec = importlib.util.spec_from_file_location("gradcam_article_reference", ROOT / "tests" / "article_reference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_gradcam_heatmap
+
+
+def tf_keras_vis_gradcam(model: keras.Model, layer: str):
+    """tf-keras-vis' Gradcam on ``layer`` (ReplaceToLinear, no seeking of another layer), or None if not installed.
+
+    Built once, outside the timing (its constructor clones the model); maps normalised at the layer's resolution,
+    like ours.
+    """
+    try:
+        from tf_keras_vis.gradcam import Gradcam
+        from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+        from tf_keras_vis.utils.scores import CategoricalScore
+    except ImportError:
+        return None
+    visualizer = Gradcam(model, model_modifier=ReplaceToLinear(), clone=True)
+
+    def run(images: np.ndarray, classes, normalize: bool = True, chunk: int | None = None) -> np.ndarray:
+        step = chunk or len(images)
+        return np.concatenate([np.asarray(visualizer(
+            CategoricalScore(list(classes[i:i + step])), images[i:i + step], penultimate_layer=layer,
+            seek_penultimate_conv_layer=False, expand_cam=False, normalize_cam=normalize))
+            for i in range(0, len(images), step)])
+    return run
+
