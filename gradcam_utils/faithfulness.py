@@ -80,6 +80,7 @@ from scipy import ndimage
 from . import _graph, engine
 from .errors import GradCAMError
 from .images import to_batch
+from .overlay import check_heatmaps
 from .resize import upsample_maps
 
 __all__ = [
@@ -245,23 +246,13 @@ def _prepare(model, images, heatmaps, class_index) -> tuple[np.ndarray, np.ndarr
     input_shape, num_classes = _graph.model_shapes(model)
     batch = to_batch(images, input_shape)
     n_images, height, width = batch.shape[:3]
-    maps = np.asarray(heatmaps)
-    if maps.dtype == bool or not np.issubdtype(maps.dtype, np.number) or np.iscomplexobj(maps):
-        raise GradCAMError(f"heatmaps must be a real-valued numeric array; got dtype {maps.dtype}.")
-    if maps.ndim == 2 and n_images == 1:
-        maps = maps[None]
-    if maps.ndim != 3:
-        raise GradCAMError(f"heatmaps must be a batch of maps (B, h, w), one per image; got shape {maps.shape}. "
-                           "Drop channel axes first (e.g. heatmaps[..., 0]).")
+    maps, batched = check_heatmaps(heatmaps, "heatmaps")
+    if not batched and n_images != 1:
+        raise GradCAMError(f"heatmaps must be a batch of maps (B, h, w), one per image; got shape {maps.shape[1:]}.")
     if len(maps) != n_images:
         raise GradCAMError(f"Got {len(maps)} heatmaps for {n_images} images; pass one map per image, in the same "
                            "order.")
-    if maps.shape[1] == 0 or maps.shape[2] == 0:
-        raise GradCAMError(f"heatmaps are empty (shape {maps.shape}).")
-    if not np.isfinite(maps).all():
-        raise GradCAMError("heatmaps contain NaN or infinite values; compute them again (explain returns finite "
-                           "maps).")
-    maps = upsample_maps(maps.astype(np.float64), (height, width), target="input image")
+    maps = upsample_maps(maps, (height, width), target="input image")
     classes = _resolve_classes(model, batch, class_index, num_classes)
     return batch, maps, classes
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageInputError, ImageLoadError, ImageNotFoundError
+from .resize import check_size
 
 # Decoding a crafted file can claim gigapixels and exhaust memory; 40 MP covers any real photograph.
 MAX_IMAGE_PIXELS = 40_000_000
@@ -44,19 +46,9 @@ def load_image(source, size: tuple[int, int] | None = None, interpolation: str =
     image = _to_pil(source, max_pixels)
     image = _to_rgb(image)
     if size is not None:
-        height, width = _check_size(size)
+        height, width = check_size(size, "size", error=ImageInputError)
         image = image.resize((width, height), _RESAMPLE[interpolation])
     return np.asarray(image, dtype=np.uint8).copy()
-
-
-def _check_size(size) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in size)
-    except (TypeError, ValueError):
-        raise ImageInputError(f"size must be (height, width), e.g. (299, 299); got {size!r}.") from None
-    if height <= 0 or width <= 0:
-        raise ImageInputError(f"size must be two positive integers (height, width); got {size!r}.")
-    return height, width
 
 
 def _to_pil(source, max_pixels: int) -> Image.Image:
@@ -183,3 +175,19 @@ def to_batch(images, expected_shape: tuple | None = None) -> np.ndarray:
         raise ImageInputError("Images contain NaN or infinite values; a model cannot be explained on them. "
                               "Check the preprocessing step.")
     return array
+
+
+def save_png(image: np.ndarray, file: BinaryIO) -> None:
+    """Encode a uint8 RGB array as PNG into an open binary file: the one PNG encoder of the package.
+
+    zlib level 1: on photographs it encodes about 4x faster than Pillow's default level 6, for files ~10% larger;
+    at level 6 encoding took more time than the model (the command's overlays, the explorer's pictures).
+    """
+    Image.fromarray(image).save(file, format="PNG", compress_level=1)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """``image`` (uint8 RGB) encoded as PNG bytes, as :func:`save_png` writes it."""
+    buffer = io.BytesIO()
+    save_png(image, buffer)
+    return buffer.getvalue()

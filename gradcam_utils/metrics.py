@@ -28,6 +28,7 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import GradCAMError
+from .overlay import check_heatmaps
 from .resize import check_size
 from .resize import upsample_heatmap
 from .resize import upsample_maps
@@ -50,24 +51,6 @@ _TIE_RTOL = 1e-9
 
 
 # --- input checking -------------------------------------------------------------------------
-
-
-def _as_maps(heatmap, name: str = "heatmap") -> tuple[np.ndarray, bool]:
-    """(B, h, w) float64 copy of one map or a batch, and whether a batch was given."""
-    array = np.asarray(heatmap)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-        raise GradCAMError(f"{name} must be a real-valued numeric array, got dtype {array.dtype}")
-    if array.ndim not in (2, 3):
-        raise GradCAMError(
-            f"{name} must be one map (h, w) or a batch (B, h, w), got shape {array.shape}; "
-            "drop channel axes first (e.g. heatmap[..., 0])"
-        )
-    if array.size == 0:
-        raise GradCAMError(f"{name} is empty (shape {array.shape})")
-    maps = array.astype(np.float64)  # always a copy: nothing below can touch the caller's array
-    if not np.isfinite(maps).all():
-        raise GradCAMError(f"{name} contains NaN or infinite values; fix the map before scoring it")
-    return (maps if array.ndim == 3 else maps[None]), array.ndim == 3
 
 
 def _as_masks(mask, batched: bool, batch: int, name: str = "mask") -> np.ndarray:
@@ -133,7 +116,7 @@ def pointing_game(heatmap, mask, tolerance: float = 0):
     """
     if not isinstance(tolerance, numbers.Real) or isinstance(tolerance, bool) or not 0 <= tolerance < np.inf:
         raise GradCAMError(f"tolerance is a distance in pixels and must be a finite number >= 0, got {tolerance!r}")
-    maps, batched = _as_maps(heatmap)
+    maps, batched = check_heatmaps(heatmap)
     masks = _as_masks(mask, batched, len(maps))
     maps = upsample_maps(maps, masks.shape[1:], "mask")
     empty = ~masks.any(axis=(1, 2))
@@ -177,7 +160,7 @@ def energy_pointing_game(heatmap, mask_or_box, *, image_size: tuple[int, int] | 
         ``float`` for one map, float array ``(B,)`` for a batch. An all-zero map (no evidence
         anywhere) scores 0.0, never NaN: it puts no energy on the object.
     """
-    maps, batched = _as_maps(heatmap)
+    maps, batched = check_heatmaps(heatmap)
     _check_non_negative(maps, "the energy pointing game")
     target = np.asarray(mask_or_box)
     if target.ndim == (2 if batched else 1):  # one rank less than the heatmap: boxes
@@ -229,7 +212,7 @@ def weakly_supervised_box(
         raise GradCAMError(f"threshold is a fraction of the map's maximum and must be in (0, 1], got {threshold!r}")
     if connectivity not in _STRUCTURES:
         raise GradCAMError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    maps, batched = _as_maps(heatmap)
+    maps, batched = check_heatmaps(heatmap)
     _check_non_negative(maps, "weakly_supervised_box")
     if image_size is not None:
         maps = upsample_maps(maps, check_size(image_size, "image_size"), "image_size")

@@ -3,15 +3,19 @@
 Colormaps. What the eye reads first in a colour is its lightness, so a map reads honestly when lightness rises
 steadily with the value: then what looks brighter is higher, and no edge appears where the data has none.
 ``colormap_lightness`` measures this (CIELAB L*, 0 = black, 100 = white, along the map):
+  - "jet": the classic Grad-CAM rainbow and this library's default (``colorize``, ``overlay_heatmap``, the
+    command and the explorer), kept so the pictures match the Grad-CAM article and the Keras example; notebook 04
+    shows how to read it. Its lightness rises and falls with sharp bends (cyan and yellow look brighter than the
+    red of the peak), which draws edges that are not in the data (Borland & Taylor, "Rainbow Color Map (Still)
+    Considered Harmful", IEEE CG&A 2007);
   - "viridis": dark blue -> yellow; perceptually uniform (lightness rises evenly), readable in greyscale and by
-    colour-blind viewers: the safe default (van der Walt & Smith, matplotlib's viridis family, 2015);
-  - "inferno": black -> yellow, perceptually uniform from the same family, strong contrast for peaks;
+    colour-blind viewers: the recommended choice for comparing maps or judging their strength (van der Walt &
+    Smith, matplotlib's viridis family, 2015);
+  - "inferno": black -> yellow, perceptually uniform from the same family, strong contrast for peaks; also
+    recommended for comparisons;
   - "turbo": a smoothed rainbow (Mikhailov, Google AI Blog 2019): no sharp bands like jet's, but NOT perceptually
     uniform: its lightness rises to the middle and falls again, so the lowest and the highest values both look
-    dark;
-  - "jet": the classic Grad-CAM rainbow; its lightness rises and falls with sharp bends (cyan and yellow look
-    brighter than the red of the peak), which draws edges that are not in the data (Borland & Taylor, "Rainbow
-    Color Map (Still) Considered Harmful", IEEE CG&A 2007).
+    dark.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from .errors import GradCAMError, ImageInputError
 from .images import load_image
 from .resize import upsample_heatmap
 
+# The colormaps the course compares, in the order it shows them. jet is the default everywhere (it matches the
+# Grad-CAM article and the Keras example; notebook 04 explains how to read it); viridis and inferno are the
+# recommended choices for comparing maps. The texts are printed by notebook 04, so they stay as they are.
 COLORMAPS = {
     "viridis": "perceptually uniform (lightness rises evenly), colour-blind safe, prints well in greyscale",
     "inferno": "perceptually uniform, black to yellow, makes peaks stand out",
@@ -34,17 +41,43 @@ COLORMAPS = {
 _SRGB_TO_Y = np.array([0.2126, 0.7152, 0.0722])
 
 
+def check_heatmaps(heatmap, name: str = "heatmap",
+                   error: type[GradCAMError] = GradCAMError) -> tuple[np.ndarray, bool]:
+    """(B, h, w) float64 copy of one map ``(h, w)`` or a batch ``(B, h, w)``, and whether a batch was given.
+
+    The checks every consumer of heatmaps shares (the overlay, the localisation metrics, the perturbation curves):
+    a real-valued numeric array, 2 or 3 axes, not empty, no NaN or infinity. Each caller adds its own (the range
+    [0, 1] for colouring, non-negative for the energy game, one map per image for the curves).
+    """
+    array = np.asarray(heatmap)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        raise error(f"{name} must be a real-valued numeric array, got dtype {array.dtype}")
+    if array.ndim not in (2, 3):
+        raise error(f"{name} must be one map (h, w) or a batch (B, h, w), got shape {array.shape}; "
+                    "drop channel axes first (e.g. heatmap[..., 0])")
+    if array.size == 0:
+        raise error(f"{name} is empty (shape {array.shape})")
+    maps = array.astype(np.float64)  # always a copy: nothing below can touch the caller's array
+    if not np.isfinite(maps).all():
+        raise error(f"{name} contains NaN or infinite values; compute it again (compute_heatmaps and explain never "
+                    "return NaN) or fix the map first")
+    return (maps if array.ndim == 3 else maps[None]), array.ndim == 3
+
+
 def check_heatmap(heatmap) -> np.ndarray:
-    """Return a heatmap as a 2-D float32 array in [0, 1], or raise a clear error."""
-    array = np.asarray(heatmap, dtype=np.float32)
+    """Return one heatmap as a 2-D float32 array in [0, 1] (what can be coloured), or raise a clear error.
+
+    A boolean mask is taken as a map of 0s and 1s; a batch of one map is unwrapped.
+    """
+    array = np.asarray(heatmap)
+    if array.dtype == bool:
+        array = array.astype(np.float32)
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 2:
         raise ImageInputError(f"A heatmap must be 2-D (height, width); got shape {array.shape}. For a batch from "
                               "compute_heatmaps, pass one map: heatmaps[i].")
-    if not np.isfinite(array).all():
-        raise ImageInputError("The heatmap contains NaN or infinite values; recompute it with compute_heatmaps, "
-                              "which never returns NaN.")
+    array = check_heatmaps(array, "heatmap", ImageInputError)[0][0].astype(np.float32)
     if array.min() < 0 or array.max() > 1 + 1e-6:
         raise ImageInputError(f"The heatmap must lie in [0, 1]; got [{array.min():.3g}, {array.max():.3g}]. Use "
                               "normalize=True in compute_heatmaps, or divide by the map's maximum.")

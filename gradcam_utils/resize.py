@@ -31,15 +31,31 @@ def _interpolation_matrix(n_in: int, n_out: int) -> np.ndarray:
     return weights
 
 
-def check_size(size, name: str = "size") -> tuple[int, int]:
-    """``size`` as (height, width) positive ints, or a clear error."""
-    try:
-        height, width = size
-        ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in (height, width))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise GradCAMError(f"{name} must be a pair of positive integers (height, width), got {size!r}")
+def check_size(size, name: str = "size", *, minimum: int = 1, allow_int: bool = False,
+               error: type[GradCAMError] = GradCAMError) -> tuple[int, int]:
+    """``size`` as (height, width) ints, or a clear ``error`` naming ``name``: the one size check of the package.
+
+    Integers only (numpy's too; not bools, not floats such as 16.0, which would be truncated silently), each at least
+    ``minimum``; ``allow_int=True`` also takes one int for a square. Used by ``load_image``, ``make_shapes`` and the
+    upsampling of heatmaps and metrics.
+    """
+    def is_int(value) -> bool:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+    if allow_int and is_int(size):
+        height = width = int(size)
+    else:
+        try:
+            height, width = size
+            ok = is_int(height) and is_int(width)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok or min(height, width) <= 0:
+            square = "an int or " if allow_int else ""
+            raise error(f"{name} must be {square}a pair of positive integers (height, width), e.g. (299, 299); "
+                        f"got {size!r}")
+    if min(height, width) < minimum:
+        raise error(f"{name} must be at least {minimum} pixels per side, got {(int(height), int(width))}")
     return int(height), int(width)
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from ._shape_geometry import GAP, RASTERISERS, max_extent, place
 from .errors import GradCAMError
+from .resize import check_size
 
 __all__ = ["SHAPES", "DEFAULT_CLASSES", "CUE_MODES", "CUE_KINDS", "CUE_PALETTE", "ShapesBatch", "make_shapes"]
 
@@ -122,19 +123,6 @@ def _check_shapes(name: str, names, allow_empty: bool = False) -> tuple[str, ...
     if not names and not allow_empty:
         raise GradCAMError(f"{name} must name at least one shape from {list(SHAPES)}")
     return names
-
-
-def _check_image_size(image_size) -> tuple[int, int]:
-    if isinstance(image_size, (int, np.integer)):
-        height = width = int(image_size)
-    else:
-        try:
-            height, width = (int(s) for s in image_size)
-        except (TypeError, ValueError):
-            raise GradCAMError(f"image_size must be an int or a pair (H, W), got {image_size!r}") from None
-    if min(height, width) < 16:
-        raise GradCAMError(f"image_size must be at least 16 pixels per side, got {(height, width)}")
-    return height, width
 
 
 def _check_objects(classes, size_range, objects_per_image, height: int, width: int):
@@ -445,7 +433,7 @@ def make_shapes(
         raise GradCAMError(f"n must be a non-negative integer number of images, got {n!r}")
     if not _is_int(seed):
         raise GradCAMError(f"seed must be an integer (the same seed gives the same images), got {seed!r}")
-    height, width = _check_image_size(image_size)
+    height, width = check_size(image_size, "image_size", minimum=16, allow_int=True)
     classes, size_lo, size_hi = _check_objects(classes, size_range, objects_per_image, height, width)
     d_shapes, d_lo, d_hi = _check_distractors(distractors, distractor_shapes, distractor_size_range, classes, size_lo)
     _check_cue(cue, cue_kind, cue_correlation, cue_size, len(classes), height, width)

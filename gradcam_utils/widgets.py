@@ -17,17 +17,11 @@ from pathlib import Path
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
-from PIL import Image
 
 from .errors import GradCAMError
 from .explorer import DEFAULT_MODEL, Explorer, percent
 from .figures import add_colorbar, explained_title
-
-
-def png_bytes(image) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", compress_level=1)  # 10x faster than the default, ~5% larger
-    return buffer.getvalue()
+from .images import png_bytes
 
 
 class ExplorerWidget(widgets.VBox):

@@ -133,3 +133,18 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path):
 def test_bad_size(size):
     with pytest.raises(gc.ImageInputError, match="size"):
         gc.load_image(np.zeros((4, 4, 3), np.uint8), size=size)
+
+
+def test_size_check_is_the_shared_one():
+    image = np.zeros((4, 4, 3), np.uint8)
+    assert gc.load_image(image, size=(np.int64(6), 8)).shape == (6, 8, 3)
+    with pytest.raises(gc.ImageInputError, match=r"pair of positive integers \(height, width\)"):
+        gc.load_image(image, size=(6.0, 8.0))
+
+
+def test_png_bytes_round_trip():
+    from gradcam_utils.images import png_bytes
+    pixels = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    data = png_bytes(pixels)
+    assert data.startswith(b"\x89PNG")
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(data))), pixels)

@@ -118,3 +118,19 @@ def test_srgb_lightness_does_not_modify_its_input():
     colours = np.array([[0.2, 0.4, 0.6]])
     srgb_lightness(colours)
     np.testing.assert_array_equal(colours, [[0.2, 0.4, 0.6]])
+
+
+def test_one_heatmap_check_for_overlays_metrics_and_curves():
+    from gradcam_utils import metrics
+    from gradcam_utils.overlay import check_heatmap, check_heatmaps
+    maps, batched = check_heatmaps(np.ones((4, 5), np.float32))
+    assert maps.shape == (1, 4, 5) and maps.dtype == np.float64 and not batched
+    for bad, match in [(np.zeros((0, 3)), "empty"), (np.array([["a"]]), "real-valued"),
+                       (np.full((3, 3), np.inf), "NaN")]:
+        with pytest.raises(gc.ImageInputError, match=match):
+            gc.overlay_heatmap(np.zeros((4, 4, 3), np.uint8), bad)
+        with pytest.raises(gc.GradCAMError, match=match):
+            metrics.pointing_game(bad, np.ones(np.shape(bad), bool))
+    mask = np.zeros((3, 3), bool)
+    mask[1, 1] = True
+    np.testing.assert_array_equal(check_heatmap(mask), mask.astype(np.float32))
