@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from gradcam_utils import engine
-from conftest import tiny_functional
+from helpers import tiny_functional
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 import gradcam_utils as gc
 import article_reference as article
-from conftest import tiny_functional
+from helpers import tiny_functional
 
 
 def test_one_image_on_a_logits_model_equals_the_article(images):

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import gradcam_utils as gc
 from gradcam_utils import engine
-from conftest import assert_unchanged, model_fingerprint, tiny_functional, tiny_sequential
+from helpers import assert_unchanged, model_fingerprint, tiny_functional, tiny_sequential
 
 
 def cam_reference(activations, dense_kernel, classes):

@@ -14,7 +14,7 @@ from gradcam_utils import synthetic
 from gradcam_utils.faithfulness import (
     average_drop, blur, confidence_change, deletion_curve, increase_in_confidence, insertion_curve, substrate_images,
 )
-from conftest import assert_unchanged, model_fingerprint
+from helpers import assert_unchanged, model_fingerprint
 
 SIZE = 8
 REGION = np.zeros((SIZE, SIZE), bool)

@@ -11,7 +11,7 @@ import tensorflow as tf
 import gradcam_utils as gc
 from gradcam_utils import guided
 from gradcam_utils.guided import guided_backprop, guided_gradcam, to_display
-from conftest import assert_unchanged, model_fingerprint, tiny_functional, tiny_sequential
+from helpers import assert_unchanged, model_fingerprint, tiny_functional, tiny_sequential
 
 
 # ----- the second implementation: a clone with custom-gradient ReLUs ---------------------------------------------

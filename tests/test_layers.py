@@ -4,7 +4,7 @@ import keras
 import pytest
 
 import gradcam_utils as gc
-from conftest import tiny_functional
+from helpers import tiny_functional
 
 
 def test_candidates_are_convs_and_their_activations_in_order():

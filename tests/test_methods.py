@@ -12,7 +12,7 @@ import tensorflow as tf
 import gradcam_utils as gc
 from gradcam_utils.engine import gradient_inputs, heatmaps_from
 from gradcam_utils.synthetic import make_shapes
-from conftest import assert_unchanged, model_fingerprint, tiny_functional
+from helpers import assert_unchanged, model_fingerprint, tiny_functional
 
 METHODS = ["counterfactual", "gradcam", "gradcam++", "hirescam", "layercam", "scorecam", "xgradcam"]
 

@@ -12,7 +12,7 @@ from scipy import stats
 import gradcam_utils as gc
 from gradcam_utils import engine, guided, synthetic
 from gradcam_utils.sanity import cascading_randomization, randomized_copy, weighted_layers
-from conftest import assert_unchanged, model_fingerprint, tiny_functional, tiny_sequential
+from helpers import assert_unchanged, model_fingerprint, tiny_functional, tiny_sequential
 
 
 @pytest.fixture(scope="module")

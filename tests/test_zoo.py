@@ -90,7 +90,7 @@ def test_decode_errors(logits, top, match):
 
 
 def test_explaining_a_bundle_model_leaves_it_unchanged(lite):
-    from conftest import assert_unchanged, model_fingerprint
+    from helpers import assert_unchanged, model_fingerprint
     before = model_fingerprint(lite.model)
     gc.explain(lite.model, lite.preprocess(lite.load_images(IMAGES / "cat.png")))
     assert_unchanged(lite.model, before)
