@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from . import _graph
 from . import layers as layer_lookup
-from .errors import ClassIndexError, EmptyHeatmapWarning, GradCAMError, LayerError
+from .errors import ClassIndexError, EmptyHeatmapWarning, GradCAMError, LayerError, check_method
 from .images import to_batch
 from .methods import METHODS, CamInputs
 
@@ -104,8 +104,7 @@ def available_methods() -> list[str]:
 
 
 def _check_method(method: str) -> None:
-    if method not in METHODS:
-        raise GradCAMError(f"Unknown method {method!r}; available: {', '.join(sorted(METHODS))}.")
+    check_method(method, METHODS)
 
 
 def class_logits(model: keras.Model, images, batch_size: int = 64) -> np.ndarray:

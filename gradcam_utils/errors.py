@@ -1,8 +1,37 @@
-"""Errors and warnings raised by gradcam_utils.
+"""Errors and warnings raised by gradcam_utils: the one place they are defined.
 
-Every error is a ``ValueError`` subclass so that ``except ValueError`` keeps working, and each message says what
-was expected and what to do instead. Catch the narrower classes when you want to react to one kind of mistake.
+Every error is a :class:`GradCAMError`, which is a ``ValueError``, so ``except GradCAMError`` catches anything this
+package raises for a bad input and ``except ValueError`` keeps working; each message says what was expected and what
+to do instead. Catch the narrower classes when you want to react to one kind of mistake.
+
+The tree (``tests/test_errors.py`` checks that it matches the classes below)::
+
+    GradCAMError(ValueError)
+        LayerError
+        ClassIndexError
+        ImageInputError
+        ImageLoadError
+            ImageNotFoundError(FileNotFoundError)
+        UnsupportedModelError
+        UnknownMethodError
+        WeightsUnavailableError(FileNotFoundError)
+        PretrainedWeightsError
+        TorchLegacyFormatError
+            DisallowedGlobalError
+        UsageError
+
+    EmptyHeatmapWarning(UserWarning)
+    WeightsCacheWarning(UserWarning)
+
+Two classes also derive from ``FileNotFoundError`` (an ``OSError``), as Python users expect for a missing file:
+``ImageNotFoundError`` and ``WeightsUnavailableError``; code that catches them as ``FileNotFoundError`` or ``OSError``
+keeps working. ``TorchLegacyFormatError`` and ``DisallowedGlobalError`` are also importable from
+``gradcam_utils.torch_legacy``, and ``UsageError`` from ``gradcam_utils.cli``, where they used to live.
 """
+
+from __future__ import annotations
+
+from collections.abc import Iterable
 
 
 class GradCAMError(ValueError):
@@ -33,17 +62,44 @@ class UnsupportedModelError(GradCAMError):
     """The model's structure does not allow Grad-CAM (e.g. a subclassed model with no layer graph)."""
 
 
-class EmptyHeatmapWarning(UserWarning):
-    """A map had no positive evidence for its class (all values <= 0); it was returned as zeros, not NaN."""
+class UnknownMethodError(GradCAMError):
+    """The map method is not one of the registered methods; the message lists them (see :func:`check_method`)."""
 
 
-class WeightsUnavailableError(FileNotFoundError):
-    """Pretrained weights could not be found locally nor downloaded; the message says which file and how to get it."""
+class WeightsUnavailableError(GradCAMError, FileNotFoundError):
+    """Pretrained weights could not be found locally nor downloaded; the message says which file and how to get it.
+
+    Also a ``FileNotFoundError`` (what it was before it joined this hierarchy), so ``except FileNotFoundError``
+    and ``except OSError`` still catch it.
+    """
 
 
 class PretrainedWeightsError(GradCAMError):
     """The bundled EfficientNet-Lite0 weights are missing, unreadable or do not fit the model."""
 
 
+class TorchLegacyFormatError(GradCAMError):
+    """The file is not a readable legacy-format torch state dict."""
+
+
+class DisallowedGlobalError(TorchLegacyFormatError):
+    """The pickle names a global that a state dict never needs (possible malicious file)."""
+
+
+class UsageError(GradCAMError):
+    """The ``gradcam`` command cannot run as given; its main() prints the message on one line and returns 2."""
+
+
+class EmptyHeatmapWarning(UserWarning):
+    """A map had no positive evidence for its class (all values <= 0); it was returned as zeros, not NaN."""
+
+
 class WeightsCacheWarning(UserWarning):
     """The converted-weights cache could not be used; the weights were converted again."""
+
+
+def check_method(method: str, available: Iterable[str]) -> None:
+    """Raise :class:`UnknownMethodError` naming the known methods unless ``method`` is one of ``available``."""
+    known = sorted(available)
+    if method not in known:
+        raise UnknownMethodError(f"Unknown method {method!r}; available: {', '.join(known)}.")

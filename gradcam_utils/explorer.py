@@ -31,7 +31,7 @@ import numpy as np
 from . import engine, xception
 from .errors import (
     ClassIndexError, EmptyHeatmapWarning, GradCAMError, ImageInputError, ImageLoadError, LayerError,
-    WeightsUnavailableError,
+    WeightsUnavailableError, check_method,
 )
 from .images import load_image
 from .imagenet import Prediction
@@ -381,8 +381,7 @@ class Explorer:
 
     def select_method(self, method: str) -> bool:
         def build():
-            if method not in engine.available_methods():
-                raise GradCAMError(f"Unknown method {method!r}; available: {', '.join(engine.available_methods())}.")
+            check_method(method, engine.available_methods())
             return replace(self.state, method=method)
         return self._transition(build)
 
@@ -616,8 +615,7 @@ class Explorer:
         if hit is not None:
             return hit
         inputs = self._cam_inputs(state)
-        if state.method not in engine.available_methods():
-            raise GradCAMError(f"Unknown method {state.method!r}; available: {', '.join(engine.available_methods())}.")
+        check_method(state.method, engine.available_methods())
         if state.method == "scorecam":
             self.stats.forward_passes += 1
             self.stats.scorecam_calls += 1

@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from .errors import check_method
 from .resize import upsample_maps
 
 
@@ -148,6 +149,5 @@ def passes_per_image(method: str, channels: int) -> tuple[int, int]:
     Every method starts from one forward and one backward pass (shared by a whole batch); Score-CAM then runs the
     model once more per channel (those with a constant map are skipped, so this is an upper bound).
     """
-    if method not in METHODS:
-        raise ValueError(f"Unknown method {method!r}; available: {', '.join(sorted(METHODS))}.")
+    check_method(method, METHODS)
     return (1 + channels, 1) if method == "scorecam" else (1, 1)

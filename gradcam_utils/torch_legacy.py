@@ -30,6 +30,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .errors import DisallowedGlobalError, TorchLegacyFormatError  # defined in errors.py; importable here as before
+
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
 
@@ -49,14 +51,6 @@ _STORAGE_DTYPES = {
 _EXPECTED = (
     "expected a PyTorch state dict in the legacy (pre-1.6, non-zip) torch.save format"
 )
-
-
-class TorchLegacyFormatError(ValueError):
-    """The file is not a readable legacy-format torch state dict."""
-
-
-class DisallowedGlobalError(TorchLegacyFormatError):
-    """The pickle names a global that a state dict never needs (possible malicious file)."""
 
 
 @dataclass(frozen=True)
@@ -208,7 +202,7 @@ def load_state_dict(source: str | os.PathLike | BinaryIO) -> "collections.Ordere
 
     ``source`` is a path or a binary file object (read from its current position).
 
-    Raises :class:`TorchLegacyFormatError` (a ``ValueError``) for a truncated,
+    Raises :class:`TorchLegacyFormatError` (a ``GradCAMError``, so a ``ValueError``) for a truncated,
     corrupt or zip-format file, and :class:`DisallowedGlobalError` for a pickle
     that names anything but tensors, storages and ``OrderedDict``.
     """

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from ..errors import UsageError as UsageError  # defined with the other errors; still importable from here and cli
+
 PROG = "gradcam"
 DEFAULT_MODEL = "efficientnet_lite0"
 DEFAULT_OUT = "gradcam-out"
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 OVERLAYS_DIR = "overlays"
-
-
-class UsageError(Exception):
-    """The command cannot run as given; main() prints the message on one line and returns 2."""
 
 
 def _version() -> str:
