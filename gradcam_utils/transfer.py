@@ -36,7 +36,7 @@ def transfer_model(bundle: ModelBundle, num_classes: int, name: str = "transfer"
 
 
 def fit_head(model: keras.Model, images: np.ndarray, labels, epochs: int = 3, learning_rate: float = 1e-2,
-             batch_size: int = 32, seed: int = 0) -> list[float]:
+             batch_size: int = 32, seed: int = 0, *, deterministic: bool = False) -> list[float]:
     """Train ``model``'s trainable weights (the head) on preprocessed ``images``; returns the accuracy per epoch.
 
     For a model laid out as ``transfer_model`` builds it (input -> frozen nested base -> a chain of head layers)
@@ -45,14 +45,19 @@ def fit_head(model: keras.Model, images: np.ndarray, labels, epochs: int = 3, le
     before, inside its nested base. Any other model is fitted as a whole. The two routes give the same head (the
     frozen base computes the same features every epoch); caching only saves running it ``epochs`` times.
 
-    Seeded and with TensorFlow's deterministic ops, so a notebook gets the same numbers on every run. (Op
-    determinism is a process-wide TensorFlow setting: it stays on for the rest of the session.)
+    Seeded: ``keras.utils.set_random_seed(seed)`` (Python's, NumPy's and TensorFlow's global seeds), so the batches
+    are shuffled the same way on every run. ``deterministic=True`` also turns on TensorFlow's op determinism
+    (``tf.config.experimental.enable_op_determinism``: the same order of arithmetic, so the same numbers on every
+    run, as the notebooks want). It is opt-in because it is a process-wide side effect: it stays on for the rest of
+    the Python process (every later TensorFlow op, not just this fit), can slow some ops down, and makes ops that
+    have no deterministic implementation raise. Off by default, ``fit_head`` leaves the setting as it finds it.
     """
     labels = np.asarray(labels)
     if len(images) != len(labels):
         raise GradCAMError(f"{len(images)} images but {len(labels)} labels; give one label per image.")
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
     trained, inputs = model, images
     split = _frozen_base_and_head(model)
     if split is not None:

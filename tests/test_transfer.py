@@ -4,6 +4,7 @@ Grad-CAM inside the nested base equals CAM / Z computed from the base's own feat
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import gradcam_utils as gc
 from gradcam_utils.synthetic import make_shapes
@@ -17,7 +18,7 @@ def trained():
     batch = make_shapes(64, seed=5)
     model = transfer_model(bundle, num_classes=2)
     labels = (batch.labels >= 2).astype(int)  # a new task: circle/square vs the pointed shapes
-    history = fit_head(model, bundle.preprocess(batch.images), labels, epochs=2, seed=3)
+    history = fit_head(model, bundle.preprocess(batch.images), labels, epochs=2, seed=3, deterministic=True)
     return bundle, before, batch, model, labels, history
 
 
@@ -30,7 +31,7 @@ def test_fitting_the_head_leaves_the_pretrained_base_alone(trained):
 def test_head_training_is_reproducible(trained):
     bundle, _, batch, model, labels, history = trained
     again = transfer_model(bundle, num_classes=2)
-    assert fit_head(again, bundle.preprocess(batch.images), labels, epochs=2, seed=3) == history
+    assert fit_head(again, bundle.preprocess(batch.images), labels, epochs=2, seed=3, deterministic=True) == history
     for a, b in zip(again.get_weights(), model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
@@ -65,6 +66,19 @@ def test_the_base_runs_once_and_the_trained_head_is_inside_the_model(trained, mo
     expected = features @ dense.kernel.numpy() + dense.bias.numpy()
     np.testing.assert_allclose(again.predict(x[:8], verbose=0), expected, rtol=1e-4, atol=1e-5)
     assert not np.allclose(dense.kernel.numpy(), transfer_model(bundle, 2).get_layer("head_logits").kernel.numpy())
+
+
+@pytest.mark.parametrize("opt_in", [False, True])
+def test_op_determinism_is_turned_on_only_when_asked(opt_in, monkeypatch):
+    # A process-wide TensorFlow setting: fit_head must leave it alone unless the caller opts in.
+    calls = []
+    monkeypatch.setattr(tf.config.experimental, "enable_op_determinism", lambda: calls.append("on"))
+    bundle = gc.load_model("shapes_gap")
+    batch = make_shapes(8, seed=6)
+    kwargs = {"deterministic": True} if opt_in else {}  # the default: no keyword at all
+    fit_head(transfer_model(bundle, num_classes=2), bundle.preprocess(batch.images), (batch.labels >= 2).astype(int),
+             epochs=1, **kwargs)
+    assert calls == (["on"] if opt_in else [])
 
 
 def test_a_model_without_a_frozen_nested_base_is_fitted_whole():

@@ -222,7 +222,7 @@ from gradcam_utils.transfer import fit_head, resize_batch, transfer_model
 shapes_train, shapes_test = make_shapes(200, seed=31), make_shapes(100, seed=32)
 model = transfer_model(imagenet, num_classes=5, name="shapes_on_imagenet")
 x_train = imagenet.preprocess(resize_batch(shapes_train.images, imagenet.input_size))
-print("training accuracy per epoch:", fit_head(model, x_train, shapes_train.labels, epochs=3))
+print("training accuracy per epoch:", fit_head(model, x_train, shapes_train.labels, epochs=3, deterministic=True))
 
 # %% [markdown]
 # Now the held-out pictures, explained at the base's last conv layer. `gc.explain` also returns the model's
