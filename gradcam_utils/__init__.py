@@ -12,7 +12,8 @@ from .engine import (
 )
 from .errors import (
     ClassIndexError, EmptyHeatmapWarning, GradCAMError, ImageInputError, ImageLoadError, ImageNotFoundError,
-    LayerError, PretrainedWeightsError, UnsupportedModelError, WeightsCacheWarning, WeightsUnavailableError,
+    LayerError, PretrainedWeightsError, UnknownMethodError, UnsupportedModelError, WeightsCacheWarning,
+    WeightsUnavailableError,
 )
 from .faithfulness import average_drop, deletion_curve, increase_in_confidence, insertion_curve
 from .figures import explained_title, show_heatmaps
@@ -44,5 +45,6 @@ __all__ = [
     "ModelBundle", "Prediction", "available_models", "decode", "load_model",
     # errors and warnings
     "ClassIndexError", "EmptyHeatmapWarning", "GradCAMError", "ImageInputError", "ImageLoadError", "ImageNotFoundError",
-    "LayerError", "PretrainedWeightsError", "UnsupportedModelError", "WeightsCacheWarning", "WeightsUnavailableError",
+    "LayerError", "PretrainedWeightsError", "UnknownMethodError", "UnsupportedModelError", "WeightsCacheWarning",
+    "WeightsUnavailableError",
 ]

@@ -4,7 +4,7 @@
 upgrade changes one of them, the test here that names the assumption fails first, with a message that says which
 one broke, before the engine's, guided backprop's or the notebooks' tests fail in less obvious ways.
 
-The models are built here (not imported from conftest) so the contract stands on its own.
+The models are built here (not imported from tests/helpers.py) so the contract stands on its own.
 """
 
 import keras

@@ -11,8 +11,8 @@ Environment:
   BROWSER_TEST_ARTIFACTS=DIR      where screenshots and logs go (default: test-artifacts/browser/ in the repo)
   GRADCAM_CHROMIUM=PATH           the Chromium binary (default: `chromium` on PATH, else /usr/bin/chromium)
 
-Everything lives in this one module on purpose: a tests/browser/conftest.py would be imported as a second module
-named `conftest` and shadow tests/conftest.py for the unit tests' `from conftest import ...`.
+Everything lives in this one module on purpose: a tests/browser/conftest.py would be a second module named
+`conftest` next to tests/conftest.py's fixtures (the unit tests' helpers live in tests/helpers.py).
 """
 
 from __future__ import annotations
