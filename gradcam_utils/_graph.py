@@ -10,8 +10,8 @@ assumption directly), not across the library. The private names used:
 - ``KerasTensor._keras_history.operation``: the operation that produced a model's output (``output_operation``).
 - ``Layer._call_context_args``: whether a layer's ``call`` takes ``training`` (``call_inference``).
 - ``tf.function``'s ``_omit_frequent_tracing_warning``: silencing a false retracing warning (``traced``).
-
-(``transfer.py`` also reads ``Layer._inbound_nodes``; it is outside this module's reach for now.)
+- ``Layer._inbound_nodes`` and ``Node.input_tensors`` / ``output_tensors``: the calls of a layer, to tell whether a
+  model is a plain chain of layers (``calls_on``, used by ``transfer.fit_head``).
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ def graph_of(model: keras.Model):
         raise UnsupportedModelError(f"Model '{model.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} "
                                     "outputs; Grad-CAM here explains single-input, single-output classifiers.")
     return graph
+
+
+def calls_on(layer, tensor) -> list[tuple[list, list]]:
+    """(input tensors, output tensors) of each call of ``layer`` whose only input is ``tensor``, in any model."""
+    return [(list(node.input_tensors), list(node.output_tensors)) for node in layer._inbound_nodes
+            if len(node.input_tensors) == 1 and node.input_tensors[0] is tensor]
 
 
 def output_operation(graph):

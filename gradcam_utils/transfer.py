@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import _graph
 from .errors import GradCAMError
 from .images import load_image
 from .zoo import ModelBundle
@@ -84,11 +85,10 @@ def _frozen_base_and_head(model: keras.Model):
         return None
     tensor = model.inputs[0]
     for layer in layers:  # each layer must take the previous one's output: a plain chain, nothing branching off
-        calls = [node for node in layer._inbound_nodes  # one per call of the layer, in any model
-                 if len(node.input_tensors) == 1 and node.input_tensors[0] is tensor]
-        if len(calls) != 1 or len(calls[0].output_tensors) != 1:
+        calls = _graph.calls_on(layer, tensor)  # one per call of the layer on this tensor, in any model
+        if len(calls) != 1 or len(calls[0][1]) != 1:
             return None
-        tensor = calls[0].output_tensors[0]
+        tensor = calls[0][1][0]
     if tensor is not model.outputs[0]:
         return None
     return layers[0], layers[1:]

@@ -200,3 +200,16 @@ def test_tf_function_reads_omit_frequent_tracing_warning():
     assert traced._omit_frequent_tracing_warning is True
     traced(tf.constant([1.0])), traced(tf.constant([1.0, 2.0]))
     assert traced.experimental_get_tracing_count() == 1, "one trace for any batch size"
+
+
+def test_a_layer_lists_its_calls_with_their_input_and_output_tensors():
+    """transfer.fit_head tells a plain chain of layers (base -> head) from a branching graph by each layer's calls."""
+    model = _functional()
+    calls = _graph.calls_on(model.get_layer("conv"), model.inputs[0])
+    assert len(calls) == 1, "Keras assumption broken: Layer._inbound_nodes has one node per call of the layer"
+    inputs, outputs = calls[0]
+    assert inputs[0] is model.inputs[0] and len(outputs) == 1, \
+        "Keras assumption broken: Node.input_tensors / output_tensors hold the call's KerasTensors"
+    assert _graph.calls_on(model.get_layer("act"), outputs[0])[0][1][0] is \
+        model.get_layer("act").output, "Keras assumption broken: a node's output tensor is the one the next layer takes"
+    assert _graph.calls_on(model.get_layer("act"), model.inputs[0]) == [], "a layer not called on a tensor has no call"
