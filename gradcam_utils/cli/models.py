@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import imagenet, zoo
+from .. import class_labels, zoo
 from .. import layers as layer_lookup
 from ..errors import LayerError, UnsupportedModelError, WeightsUnavailableError
 from ._common import DEFAULT_MODEL, PROG, UsageError, _one_line
@@ -119,8 +119,8 @@ def resolve_class(spec: str, class_names) -> int | None:
             raise UsageError(f"class index {index} is out of range: the model has {count} classes (0..{count - 1}).")
         return index
     wanted = text.casefold()
-    hits = [i for i, name in enumerate(class_names) if name.casefold() == wanted]
-    synonyms = _imagenet_synonyms(class_names)
+    hits = class_labels.indices_named(wanted, (name.casefold() for name in class_names))
+    synonyms = class_labels.imagenet_synonyms(class_names)
     if not hits and synonyms:
         hits = [i for i, names in enumerate(synonyms) if wanted in names]
     if len(hits) == 1:
@@ -134,16 +134,8 @@ def resolve_class(spec: str, class_names) -> int | None:
     for i, names in enumerate(synonyms):
         for name in names:
             lookup.setdefault(name, set()).add(i)
-    close = difflib.get_close_matches(wanted, list(lookup), n=5, cutoff=0.6)
+    close = class_labels.close_matches(wanted, lookup, n=5)
     suggestions = ", ".join(f"{name!r} ({'/'.join(str(i) for i in sorted(lookup[name]))})" for name in close)
     hint = f" Close matches: {suggestions}." if close else ""
     raise UsageError(f"unknown class name {text!r}.{hint} Use 'auto', an index 0..{count - 1}, or a name from "
                      f"'{PROG} list-classes'.")
-
-
-def _imagenet_synonyms(class_names) -> list[set[str]]:
-    """For the ImageNet names, each class's synonyms ("tabby, tabby cat" -> {"tabby", "tabby cat"}); else []."""
-    if len(class_names) != imagenet.NUM_CLASSES or tuple(class_names) != imagenet.class_names_cached():
-        return []
-    return [{part.strip().casefold() for part in imagenet.class_name(i, full=True).split(",") if part.strip()}
-            for i in range(imagenet.NUM_CLASSES)]

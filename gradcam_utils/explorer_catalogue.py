@@ -1,0 +1,117 @@
+"""The explorer's images: the samples of each model family and the user's own images (uploads)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from .errors import ImageInputError, ImageLoadError
+from .images import load_image
+from .synthetic import DEFAULT_CLASSES, make_shapes
+from .zoo import ModelBundle
+
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "data" / "images"  # not the working directory: notebooks/ runs
+SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg")
+PHOTO_ORDER = ("cat", "espresso", "cat_and_espresso", "astronaut", "grace_hopper")  # the rest follow, sorted
+SHAPES_SEED = 505  # the teaching models' samples: not a seed their training or test sets used
+
+
+class _ImageSource(NamedTuple):
+    label: str
+    source: object  # whatever load_image takes: a path, bytes or a uint8 array
+    family: str | None  # "photos" or "shapes" for samples; None for the user's images, offered with every model
+
+
+def family(bundle: ModelBundle) -> str:
+    """"shapes" for a model of the teaching classes, else "photos": which samples go with it."""
+    return "shapes" if tuple(bundle.class_names) == tuple(DEFAULT_CLASSES) else "photos"
+
+
+class ImageCatalogue:
+    """Images by label: each family's samples (made once, on first use), then the user's images, offered with every
+    model. ``bundle_for(model)`` gives a model's bundle."""
+
+    def __init__(self, bundle_for: Callable[[str], ModelBundle]):
+        self._bundle_for = bundle_for
+        self._samples: dict[str, list[_ImageSource]] = {}
+        self._user_images: list[_ImageSource] = []
+
+    def sources(self, model: str) -> list[_ImageSource]:
+        """The images offered with ``model``: its family's samples, then the user's images."""
+        return self.sample_sources(family(self._bundle_for(model))) + self._user_images
+
+    def sample_sources(self, family_name: str) -> list[_ImageSource]:
+        if family_name not in self._samples:
+            self._samples[family_name] = _shapes_samples() if family_name == "shapes" else _photo_samples()
+        return self._samples[family_name]
+
+    def source(self, model: str, image: str):
+        """What ``load_image`` takes for the image labelled ``image``; ImageInputError when ``model`` has none."""
+        sources = {s.label: s for s in self.sources(model)}
+        if image not in sources:
+            raise ImageInputError(f"No image {image!r} for {model}.")
+        return sources[image].source
+
+    def label_for(self, model: str, image) -> str:
+        """The label of the image handed to the constructor, registering it when it is not a sample."""
+        samples = self.sample_sources(family(self._bundle_for(model)))
+        if image is None:
+            if not samples:
+                raise ImageLoadError(f"No sample images were found in {SAMPLES_DIR}; pass an image.")
+            return samples[0].label
+        if isinstance(image, str) and image in {s.label for s in samples}:
+            return image
+        if isinstance(image, (str, Path)):
+            path = Path(image)
+            for sample in samples:
+                if isinstance(sample.source, Path) and path.is_file() and path.resolve() == sample.source:
+                    return sample.label
+            label = path.name
+        else:
+            label = "your image"
+        pixels = load_image(image)  # raises the usual clear errors: nothing is shown yet to fall back on
+        return self.add_user_image(label, image if isinstance(image, (str, Path)) else pixels)[0]
+
+    def add_user_image(self, label: str, source) -> tuple[str, bool]:
+        """Register a user image under a unique label: (its label, True), or (the label it already has, False) when
+        the same file was uploaded before."""
+        for existing in self._user_images:
+            if isinstance(source, bytes) and isinstance(existing.source, bytes) and existing.source == source:
+                return existing.label, False
+        taken = {s.label for s in self._user_images} | {s.label for f in self._samples.values() for s in f}
+        unique, n = label, 2
+        while unique in taken:
+            unique, n = f"{label} ({n})", n + 1
+        self._user_images.append(_ImageSource(unique, source, None))
+        return unique, True
+
+    def remove_user_image(self, label: str) -> None:
+        self._user_images = [s for s in self._user_images if s.label != label]
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _photo_samples() -> list[_ImageSource]:
+    files = [p for p in SAMPLES_DIR.glob("*") if p.suffix.lower() in SAMPLE_SUFFIXES and p.is_file()]
+    rank = {stem: i for i, stem in enumerate(PHOTO_ORDER)}
+    files.sort(key=lambda p: (rank.get(p.stem, len(rank)), p.name))
+    return [_ImageSource(p.stem, p.resolve(), "photos") for p in files]
+
+
+def _shapes_samples() -> list[_ImageSource]:
+    """One clean picture per class, then the same pictures with a colour marker that stands for another class
+    (the cue the biased teaching model learned); labelled by their true class. Always the same pictures."""
+    clean = make_shapes(len(DEFAULT_CLASSES), seed=SHAPES_SEED)
+    marked = make_shapes(len(DEFAULT_CLASSES), seed=SHAPES_SEED, cue="contradicting", cue_kind="color")
+    samples = []
+    for batch, marker in ((clean, False), (marked, True)):
+        for i in np.argsort(batch.labels, kind="stable"):
+            name = DEFAULT_CLASSES[batch.labels[i]]
+            label = f"{name}, marker of {DEFAULT_CLASSES[batch.cue_labels[i]]}" if marker else name
+            samples.append(_ImageSource(label, _read_only(batch.images[i].copy()), "shapes"))
+    return samples
