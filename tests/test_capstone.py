@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import gradcam_utils as gc
+from gradcam_utils import capstone_checks
 from gradcam_utils import exercises as ex
 from gradcam_utils import metrics
 from gradcam_utils.synthetic import make_shapes
@@ -100,7 +101,7 @@ def test_sanity_check_accepts_the_verdict_the_test_computes_and_rejects_the_othe
 def test_the_checks_gradient_tape_route_agrees_with_the_engine(tiny):
     model, images, labels, _ = tiny
     engine = gc.compute_heatmaps(model, images, "conv2_act", class_index=labels)
-    tape = ex._gradcam_by_tape(model, "conv2_act", images, labels)
+    tape = capstone_checks._gradcam_by_tape(model, "conv2_act", images, labels)
     np.testing.assert_allclose(tape, engine, atol=1e-5)
 
 

@@ -1,0 +1,47 @@
+"""What an exercise check returns, and the small helpers every check shares.
+
+A check returns ``Feedback``, which is truthy when the answer is right and shows as one line in a notebook; ``None``
+(the placeholder in the notebooks) gets "no answer yet". The checks themselves are in ``exercises`` (notebooks
+01-07) and ``capstone_checks`` (08).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Feedback:
+    correct: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def __repr__(self) -> str:
+        return ("✓ " if self.correct else "✗ ") + self.message
+
+
+@functools.lru_cache(maxsize=None)
+def _model(name: str):
+    """The course's bundle ``name``, built once per session: a learner may run a check many times."""
+    from .zoo import load_model
+
+    return load_model(name)
+
+
+def _no_answer(answer) -> Feedback | None:
+    if answer is None:
+        return Feedback(False, "No answer yet: replace None with your answer and run the cell again.")
+    return None
+
+
+def _close(answer, expected: float, tolerance: float, what: str, hint: str) -> Feedback:
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return Feedback(False, f"Expected a number for {what}; got {answer!r}.")
+    if abs(value - expected) <= tolerance:
+        return Feedback(True, f"Right: {what} is {expected:.3g}.")
+    return Feedback(False, f"Not yet: {value:.3g} is not {what}. Hint: {hint}")
