@@ -56,7 +56,7 @@ def explain(model: keras.Model, images, layer_name: str | None = None, class_ind
         normalize: divide each map by its maximum so it lies in [0, 1].
         batch_size: images per extra forward pass, for methods that need them (Score-CAM).
     """
-    _check_method(method)
+    check_method(method, METHODS)
     inputs = gradient_inputs(model, images, layer_name, class_index, batch_size=batch_size)
     heatmaps, empty = heatmaps_from(inputs, method, normalize, _stacklevel=4)  # warn at the line that called explain
     return GradCAMResult(heatmaps, inputs.class_indices, inputs.scores, empty, inputs.layer_name, method,
@@ -86,7 +86,7 @@ def gradient_inputs(model: keras.Model, images, layer_name: str | None = None, c
 def heatmaps_from(inputs: CamInputs, method: str = "gradcam", normalize: bool = True,
                   _stacklevel: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """(heatmaps (B, h, w) float32, empty (B,) bool) for ``method`` from the output of ``gradient_inputs``."""
-    _check_method(method)
+    check_method(method, METHODS)
     return _finish(METHODS[method](inputs), normalize, stacklevel=_stacklevel)
 
 
@@ -101,10 +101,6 @@ def compute_heatmaps(model: keras.Model, images, layer_name: str | None = None, 
 
 def available_methods() -> list[str]:
     return sorted(METHODS)
-
-
-def _check_method(method: str) -> None:
-    check_method(method, METHODS)
 
 
 def class_logits(model: keras.Model, images, batch_size: int = 64) -> np.ndarray:

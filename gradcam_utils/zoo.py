@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from . import efficientnet_lite, imagenet, xception
+from .course import DATA_DIR
 from .errors import GradCAMError, ImageInputError, WeightsUnavailableError
 from .images import load_image
 from .synthetic import DEFAULT_CLASSES
@@ -116,7 +117,7 @@ def _load_xception(weights_path=None, fallback: bool = False, **resolve_options)
     )
 
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"
+MODELS_DIR = DATA_DIR / "models"
 
 
 def _load_teaching_model(name: str, path) -> ModelBundle:
