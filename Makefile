@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # Re-install only when the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: course test browser-test install clean
+.PHONY: course test lint wheel-test browser-test install clean
 
 # Jupyter refuses to run as root unless told; containers and lab machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -23,6 +23,17 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cf
 test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks $(NBVAL) \
 		--ignore=tests/browser -p no:cacheprovider
+
+# Style, imports, docstrings (ruff) and types (mypy); configuration in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Builds the wheel, installs it into a fresh venv outside the repository and uses it from another directory:
+# proves the installed package finds its own data (models, sample images) without this checkout.
+wheel-test: $(STAMP)
+	bash scripts/wheel_test.sh
 
 # The real-browser test: installs Debian's chromium and the browser extra if missing, drives notebook 05.
 browser-test: $(STAMP)
