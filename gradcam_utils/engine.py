@@ -12,7 +12,6 @@ pre-activation output itself from the layer's live weights, instead of editing `
 
 from __future__ import annotations
 
-import collections
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from . import _graph
 from . import layers as layer_lookup
 from .errors import ClassIndexError, EmptyHeatmapWarning, GradCAMError, LayerError, check_method
 from .images import to_batch
+from .lru import LRUCache
 from .methods import METHODS, CamInputs
 
 TOP_CLASS = -1  # class index sent into the graph meaning "this image's top class"
@@ -170,8 +170,8 @@ def check_class_range(values: np.ndarray, num_classes: int | None) -> None:
 
 # ----- gradient plans -------------------------------------------------------------------------------------------
 
-_PLAN_CACHE: collections.OrderedDict = collections.OrderedDict()
-_PLAN_CACHE_SIZE = 16
+# (id(model), key) -> (weak reference to the model, plan); a plan holds its model, so few are kept.
+_PLAN_CACHE = LRUCache(max_items=16)
 _LOGITS = object()  # cache key of a model's logits-only plan (never equal to a layer name)
 
 
@@ -195,7 +195,7 @@ def _get_logits_plan(model: keras.Model) -> _LogitsPlan:
 
 def cached_plan(model: keras.Model, key, build):
     """The plan filed under (model, key), made by ``build()`` the first time. Plans are traced functions, costly
-    to make; the least recently used are dropped past ``_PLAN_CACHE_SIZE``. Other modules (guided backprop) file
+    to make; the least recently used are dropped past ``_PLAN_CACHE.max_items``. Other modules (guided backprop) file
     their plans here under keys of their own, so ``clear_cache`` and ``forget_plans`` reach them too.
     """
     plan = _cached_plan(model, key)
@@ -209,20 +209,16 @@ def _cached_plan(model: keras.Model, key):
     cached = _PLAN_CACHE.get((id(model), key))
     if cached is None or cached[0]() is not model:  # ids can be reused after a model is freed
         return None
-    _PLAN_CACHE.move_to_end((id(model), key))
     return cached[1]
 
 
 def _file_plan(model: keras.Model, key, plan) -> None:
-    _PLAN_CACHE[(id(model), key)] = (weakref.ref(model), plan)
-    while len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
-        _PLAN_CACHE.popitem(last=False)
+    _PLAN_CACHE.put((id(model), key), (weakref.ref(model), plan))
 
 
 def forget_plans(model: keras.Model) -> None:
     """Drop every cached plan of ``model`` (a plan keeps its model, and so its weights, alive)."""
-    for key in [key for key, (ref, _) in _PLAN_CACHE.items() if ref() is model]:
-        del _PLAN_CACHE[key]
+    _PLAN_CACHE.drop_where(lambda key, value: value[0]() is model)
 
 
 def clear_cache() -> None:

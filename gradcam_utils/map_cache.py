@@ -6,7 +6,6 @@ tests can assert "no forward pass" instead of timing it.
 
 from __future__ import annotations
 
-import collections
 import warnings
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
@@ -15,6 +14,7 @@ import numpy as np
 
 from . import engine
 from .errors import EmptyHeatmapWarning, check_method
+from .lru import LRUCache
 from .overlay import colorize
 from .resize import upsample_heatmap
 from .zoo import ModelBundle
@@ -47,44 +47,6 @@ class _Map(NamedTuple):
     empty: bool
 
 
-class _LRU:
-    """A small least-recently-used cache, bounded by entries and optionally by bytes."""
-
-    def __init__(self, max_items: int, max_bytes: int | None = None, size_of: Callable[[object], int] | None = None):
-        self._items: collections.OrderedDict = collections.OrderedDict()
-        self.max_items, self.max_bytes, self._size_of = max_items, max_bytes, size_of
-        self._bytes = 0
-
-    def get(self, key):
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key, value):
-        if key in self._items:
-            self._drop(key)
-        self._items[key] = value
-        self._bytes += self._size(value)
-        while len(self._items) > 1 and (len(self._items) > self.max_items
-                                        or (self.max_bytes is not None and self._bytes > self.max_bytes)):
-            self._drop(next(iter(self._items)))
-        return value
-
-    def clear(self) -> None:
-        self._items.clear()
-        self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def _drop(self, key) -> None:
-        self._bytes -= self._size(self._items.pop(key))
-
-    def _size(self, value) -> int:
-        return self._size_of(value) if self._size_of is not None else 0
-
-
 def _cam_bytes(rows: dict) -> int:
     return sum(inputs.activations.nbytes + inputs.gradients.nbytes for inputs in rows.values())
 
@@ -105,10 +67,10 @@ class MapCache:
                  source_for: Callable[[str, str], object], top: Callable[[], int]):
         self.stats = stats
         self._bundle_for, self._source_for, self._top = bundle_for, source_for, top
-        self._prepared_cache = _LRU(32)
-        self._gradient_cache = _LRU(24, max_bytes=384 * 2**20, size_of=_cam_bytes)
-        self._map_cache = _LRU(256)
-        self._colour_cache = _LRU(64)
+        self._prepared_cache = LRUCache(32)
+        self._gradient_cache = LRUCache(24, max_bytes=384 * 2**20, size_of=_cam_bytes)
+        self._map_cache = LRUCache(256)
+        self._colour_cache = LRUCache(64)
 
     def clear(self, maps_only: bool = False) -> None:
         """Forget computed maps (and, unless ``maps_only``, gradients and predictions)."""
