@@ -21,7 +21,7 @@ import gradcam_utils as gc
 from gradcam_utils import cli, synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
-IMAGES = ROOT / "data" / "images"
+IMAGES = ROOT / "gradcam_utils" / "data" / "images"
 ODD_NAME = 'odd <name> & "co".png'  # must be escaped in the HTML and quoted in links
 GOOD = ["cat.png", "espresso.png", ODD_NAME, "small.jpg", "sub/cat.png", "sub/deeper/grace_hopper.JPG", "sub/wide.png"]
 BAD = {  # relative path -> words its reason must contain
@@ -97,8 +97,9 @@ def mixed_run(tmp_path_factory):
     """One run over the mixed folder (batches of 3, so batches fill up across skipped files), shared by tests."""
     photos = make_mixed_folder(tmp_path_factory.mktemp("photos"))
     out = tmp_path_factory.mktemp("out") / "gradcam-out"
-    status, stdout, stderr = _run(["explain", str(photos), str(photos / "readme.txt"), "--out", str(out),
-                                   "--top", "3", "--batch-size", "3"])
+    status, stdout, stderr = _run(
+        ["explain", str(photos), str(photos / "readme.txt"), "--out", str(out), "--top", "3", "--batch-size", "3"]
+    )
     return photos, out, status, stdout, stderr
 
 
@@ -141,7 +142,8 @@ def test_overlays_only_for_good_images_mirroring_folders_at_the_right_size(mixed
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     # Deterministic order: sorted relative paths, folder by folder.
     assert [Path(i["source"]).relative_to(photos).as_posix() for i in data["images"]] == sorted(
-        GOOD, key=lambda g: Path(g).parts)
+        GOOD, key=lambda g: Path(g).parts
+    )
     for item in data["images"]:
         with Image.open(out / item["overlay"]) as overlay:
             assert overlay.format == "PNG" and overlay.mode == "RGB"
@@ -157,8 +159,10 @@ def test_overlays_only_for_good_images_mirroring_folders_at_the_right_size(mixed
     with Image.open(out / "contact_sheet.png") as sheet:
         sheet.load()
         columns = min(len(GOOD), cli.SHEET_COLUMNS)
-        assert sheet.size == (columns * (cli.THUMB + cli.SHEET_PAD) + cli.SHEET_PAD,
-                              cli.THUMB + cli.LABEL_HEIGHT + 2 * cli.SHEET_PAD)
+        assert sheet.size == (
+            columns * (cli.THUMB + cli.SHEET_PAD) + cli.SHEET_PAD,
+            cli.THUMB + cli.LABEL_HEIGHT + 2 * cli.SHEET_PAD,
+        )
 
 
 def test_results_match_the_library_called_directly(mixed_run):
@@ -169,8 +173,10 @@ def test_results_match_the_library_called_directly(mixed_run):
     sources = [item["source"] for item in data["images"]]
     images = bundle.load_images(*sources)
     # The same batches as the run (--batch-size 3 over the readable files), so the numbers are the same to the bit.
-    parts = [gc.explain(bundle.model, bundle.preprocess(images[k:k + 3]), bundle.last_conv_layer)
-             for k in range(0, len(images), 3)]
+    parts = [
+        gc.explain(bundle.model, bundle.preprocess(images[k : k + 3]), bundle.last_conv_layer)
+        for k in range(0, len(images), 3)
+    ]
     heatmaps = np.concatenate([r.heatmaps for r in parts])
     class_indices = np.concatenate([r.class_indices for r in parts])
     scores = np.concatenate([r.scores for r in parts])
@@ -189,8 +195,9 @@ def test_results_match_the_library_called_directly(mixed_run):
         written = np.asarray(Image.open(out / item["overlay"]).convert("RGB"))
         np.testing.assert_array_equal(written, expected)
     assert {item["class_index"] for item in data["images"] if "cat" in item["source"]} <= {281, 282, 285}
-    assert {item["class_index"] for item in data["images"] if "espresso" in item["source"] or "odd" in
-            item["source"]} == {967}
+    assert {
+        item["class_index"] for item in data["images"] if "espresso" in item["source"] or "odd" in item["source"]
+    } == {967}
 
 
 def test_csv_and_html_index_agree_with_json(mixed_run):
@@ -200,10 +207,12 @@ def test_csv_and_html_index_agree_with_json(mixed_run):
         rows = list(csv.DictReader(f))
     ok = [r for r in rows if r["status"] == "ok"]
     assert [(r["source"], r["overlay"], int(r["class_index"]), r["class_name"]) for r in ok] == [
-        (i["source"], i["overlay"], i["class_index"], i["class_name"]) for i in data["images"]]
+        (i["source"], i["overlay"], i["class_index"], i["class_name"]) for i in data["images"]
+    ]
     assert {r["source"]: r["reason"] for r in rows if r["status"] == "skipped"} == {
-        s["source"]: s["reason"] for s in data["skipped"]}
-    for row, item in zip(ok, data["images"]):
+        s["source"]: s["reason"] for s in data["skipped"]
+    }
+    for row, item in zip(ok, data["images"], strict=True):
         assert float(row["probability"]) == pytest.approx(item["probability"], abs=1e-6)
         assert row["top"].split("; ")[0].startswith(f"{item['class_index']} {item['class_name']} ")
 
@@ -327,10 +336,20 @@ def test_collect_orders_files_names_overlays_uniquely_and_skips_the_output_folde
     for name in ("x.jpg", "x.jpg.png", "A.png", "b/z.PNG", "b/a.tif", "gradcam-out/overlays/x.jpg.png", "n.txt"):
         (root / name).write_bytes(b"")
     candidates, missing, ignored = cli.collect([str(root), str(tmp_path / "nope.png")], root / "gradcam-out")
-    assert [c.path.relative_to(root).as_posix() for c in candidates] == ["A.png", "b/a.tif", "b/z.PNG", "x.jpg",
-                                                                          "x.jpg.png"]
-    assert [str(c.overlay) for c in candidates] == ["overlays/A.png", "overlays/b/a.tif.png", "overlays/b/z.PNG",
-                                                    "overlays/x.jpg.png", "overlays/x.jpg~2.png"]
+    assert [c.path.relative_to(root).as_posix() for c in candidates] == [
+        "A.png",
+        "b/a.tif",
+        "b/z.PNG",
+        "x.jpg",
+        "x.jpg.png",
+    ]
+    assert [str(c.overlay) for c in candidates] == [
+        "overlays/A.png",
+        "overlays/b/a.tif.png",
+        "overlays/b/z.PNG",
+        "overlays/x.jpg.png",
+        "overlays/x.jpg~2.png",
+    ]
     assert [(Path(m.source).name, m.reason) for m in missing] == [("nope.png", "no such file or folder")]
     assert ignored == 1
     # Two folders holding the same relative path: the overlays keep them apart.
@@ -340,14 +359,17 @@ def test_collect_orders_files_names_overlays_uniquely_and_skips_the_output_folde
     assert [str(c.overlay) for c in candidates] == ["overlays/in/A.png", "overlays/other/A.png"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--model", "resnet9000"], "unknown model 'resnet9000'"),
-    (["--model", "xceptoin"], "Did you mean 'xception'"),
-    (["--class", "espreso"], "'espresso' (967)"),
-    (["--class", "1000"], "out of range: the model has 1000 classes"),
-    (["--layer", "top_conv2"], "'top_activation'"),
-    (["--model", "missing.keras"], "no model file at 'missing.keras'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "resnet9000"], "unknown model 'resnet9000'"),
+        (["--model", "xceptoin"], "Did you mean 'xception'"),
+        (["--class", "espreso"], "'espresso' (967)"),
+        (["--class", "1000"], "out of range: the model has 1000 classes"),
+        (["--layer", "top_conv2"], "'top_activation'"),
+        (["--model", "missing.keras"], "no model file at 'missing.keras'"),
+    ],
+)
 def test_usage_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
     status = cli.main(["explain", str(IMAGES / "cat.png"), "--out", str(tmp_path / "out"), *argv])
     err = capsys.readouterr().err
@@ -385,12 +407,16 @@ def test_keras_file_model_with_class_names(tmp_path, capsys):
     names = tmp_path / "classes.txt"
     names.write_text("circle\nsquare\ntriangle\ncross\nstar\n")
     out = tmp_path / "out"
-    model_file = ROOT / "data" / "models" / "shapes_gap.keras"
+    model_file = ROOT / "gradcam_utils" / "data" / "models" / "shapes_gap.keras"
     shapes = synthetic.make_shapes(1, seed=3, classes=synthetic.DEFAULT_CLASSES)
     source = tmp_path / "shape.png"
     Image.fromarray(shapes.images[0]).save(source)
-    assert cli.main(["explain", str(source), "--model", str(model_file), "--class-names", str(names),
-                     "--out", str(out), "-q"]) == 0
+    assert (
+        cli.main(
+            ["explain", str(source), "--model", str(model_file), "--class-names", str(names), "--out", str(out), "-q"]
+        )
+        == 0
+    )
     item = json.loads((out / "results.json").read_text(encoding="utf-8"))["images"][0]
     teaching = gc.load_model("shapes_gap")  # the registry's route to the same file
     logits = teaching.predict(teaching.load_images(source))
@@ -406,8 +432,22 @@ def test_help_lists_the_options(capsys):
     assert "explain" in text and "list-models" in text and "--version" in text
     assert cli.main(["explain", "--help"]) == 0
     text = capsys.readouterr().out
-    for option in ("--model", "--method", "--class", "--layer", "--top", "--out", "--batch-size", "--alpha",
-                   "--colormap", "--preprocess", "--class-names", "--quiet", "efficientnet_lite0", "Exit status"):
+    for option in (
+        "--model",
+        "--method",
+        "--class",
+        "--layer",
+        "--top",
+        "--out",
+        "--batch-size",
+        "--alpha",
+        "--colormap",
+        "--preprocess",
+        "--class-names",
+        "--quiet",
+        "efficientnet_lite0",
+        "Exit status",
+    ):
         assert option in text
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == "gradcam 0.1.0"
@@ -418,8 +458,13 @@ def test_installed_console_script_runs_offline(tmp_path):
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "gradcam_utils.cli"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = tmp_path / "out"
-    done = subprocess.run([*command, "explain", str(IMAGES / "espresso.png"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run(
+        [*command, "explain", str(IMAGES / "espresso.png"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert "explained 1 of 1" in done.stdout
     assert json.loads((out / "results.json").read_text(encoding="utf-8"))["images"][0]["class_index"] == 967

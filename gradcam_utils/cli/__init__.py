@@ -33,20 +33,73 @@ re-exported here. A test that replaces one of them must patch the module that lo
 from __future__ import annotations
 
 from . import commands, explaining, inputs, models, outputs
-from ._common import (DEFAULT_MODEL, DEFAULT_OUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, OVERLAYS_DIR,
-                      PROG, UsageError)
+from ._common import (
+    DEFAULT_MODEL,
+    DEFAULT_OUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SKIPPED,
+    EXIT_USAGE,
+    OVERLAYS_DIR,
+    PROG,
+    UsageError,
+)
 from .commands import build_parser, main
 from .explaining import Explained, Loaded, Settings, explain_batch, load_batches, run_explain
 from .inputs import IMAGE_EXTENSIONS, Candidate, Skipped, collect
 from .models import PREPROCESS, check_layer, load_bundle, resolve_class
-from .outputs import (LABEL_HEIGHT, SHEET_COLUMNS, SHEET_PAD, SHEET_ROWS, THUMB, ContactSheets, atomic_write,
-                      render_html, save_png, write_indexes)
+from .outputs import (
+    LABEL_HEIGHT,
+    SHEET_COLUMNS,
+    SHEET_PAD,
+    SHEET_ROWS,
+    THUMB,
+    ContactSheets,
+    atomic_write,
+    render_html,
+    save_png,
+    write_indexes,
+)
 
 __all__ = [
-    "DEFAULT_MODEL", "DEFAULT_OUT", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SKIPPED", "EXIT_USAGE", "IMAGE_EXTENSIONS",
-    "LABEL_HEIGHT", "OVERLAYS_DIR", "PREPROCESS", "PROG", "SHEET_COLUMNS", "SHEET_PAD", "SHEET_ROWS", "THUMB",
-    "Candidate", "ContactSheets", "Explained", "Loaded", "Settings", "Skipped", "UsageError", "atomic_write",
-    "build_parser", "check_layer", "collect", "commands", "explain_batch", "explaining", "inputs", "load_batches",
-    "load_bundle", "main", "models", "outputs", "render_html", "resolve_class", "run_explain", "save_png",
+    "DEFAULT_MODEL",
+    "DEFAULT_OUT",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_SKIPPED",
+    "EXIT_USAGE",
+    "IMAGE_EXTENSIONS",
+    "LABEL_HEIGHT",
+    "OVERLAYS_DIR",
+    "PREPROCESS",
+    "PROG",
+    "SHEET_COLUMNS",
+    "SHEET_PAD",
+    "SHEET_ROWS",
+    "THUMB",
+    "Candidate",
+    "ContactSheets",
+    "Explained",
+    "Loaded",
+    "Settings",
+    "Skipped",
+    "UsageError",
+    "atomic_write",
+    "build_parser",
+    "check_layer",
+    "collect",
+    "commands",
+    "explain_batch",
+    "explaining",
+    "inputs",
+    "load_batches",
+    "load_bundle",
+    "main",
+    "models",
+    "outputs",
+    "render_html",
+    "resolve_class",
+    "run_explain",
+    "save_png",
     "write_indexes",
 ]

@@ -22,10 +22,9 @@ def _version() -> str:
 
 
 def _printable(text: str) -> str:
-    """A path as text that always encodes (undecodable bytes in file names become \\x.. escapes)."""
+    r"""A path as text that always encodes (undecodable bytes in file names become \x.. escapes)."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _one_line(err) -> str:
     return " ".join(str(err).split())
-

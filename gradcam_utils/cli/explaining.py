@@ -6,15 +6,21 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
 from .. import engine, imagenet, zoo
-from ..errors import (ClassIndexError, EmptyHeatmapWarning, GradCAMError, ImageNotFoundError, LayerError,
-                      UnsupportedModelError)
+from ..errors import (
+    ClassIndexError,
+    EmptyHeatmapWarning,
+    GradCAMError,
+    ImageNotFoundError,
+    LayerError,
+    UnsupportedModelError,
+)
 from ..images import load_image
 from ..overlay import COLORMAPS, overlay_heatmap
 from . import models
@@ -25,6 +31,8 @@ from .outputs import ContactSheets, _print_summary, _write_png, write_indexes
 
 @dataclass
 class Loaded:
+    """An image read from its file, at the model's input size and at the size its overlay is drawn."""
+
     candidate: Candidate
     model_input: np.ndarray  # uint8 (H, W, 3) at the model's input size
     display: np.ndarray  # uint8 (h, w, 3): the image as the overlay shows it
@@ -33,6 +41,8 @@ class Loaded:
 
 @dataclass
 class Explained:
+    """One explained image: where its overlay went and what the model predicted (a row of the index files)."""
+
     source: str
     overlay: str  # posix path relative to --out
     size: tuple[int, int]  # overlay (height, width)
@@ -47,6 +57,8 @@ class Explained:
 
 @dataclass
 class Settings:
+    """The options of one ``explain`` run, checked and resolved (model loaded, layer and class known)."""
+
     bundle: zoo.ModelBundle
     layer: str
     class_index: int | None
@@ -61,6 +73,11 @@ class Settings:
 
 
 def run_explain(args) -> int:
+    """The ``explain`` command: overlays, contact sheets and indexes under ``--out``; the exit code.
+
+    Raises:
+        UsageError: a bad option, no image found, or a layer or class the model does not have.
+    """
     started = time.perf_counter()
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -73,13 +90,23 @@ def run_explain(args) -> int:
     if not candidates:
         where = ", ".join(args.paths)
         also = f" ({len(skipped)} path(s) do not exist)" if skipped else ""
-        raise UsageError(f"no images found in {where}{also}; folders are searched for "
-                         f"{' '.join(IMAGE_EXTENSIONS)} files.")
+        raise UsageError(
+            f"no images found in {where}{also}; folders are searched for {' '.join(IMAGE_EXTENSIONS)} files."
+        )
     bundle = models.load_bundle(args.model, args.preprocess, args.class_names)
-    settings = Settings(bundle=bundle, layer=models.check_layer(bundle, args.layer),
-                        class_index=models.resolve_class(args.class_, bundle.class_names), method=args.method,
-                        top=min(args.top, len(bundle.class_names)), batch_size=args.batch_size, alpha=args.alpha,
-                        colormap=args.colormap, max_side=args.max_side, max_pixels=args.max_pixels, out=out)
+    settings = Settings(
+        bundle=bundle,
+        layer=models.check_layer(bundle, args.layer),
+        class_index=models.resolve_class(args.class_, bundle.class_names),
+        method=args.method,
+        top=min(args.top, len(bundle.class_names)),
+        batch_size=args.batch_size,
+        alpha=args.alpha,
+        colormap=args.colormap,
+        max_side=args.max_side,
+        max_pixels=args.max_pixels,
+        out=out,
+    )
     loaded_at = time.perf_counter()
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -90,17 +117,25 @@ def run_explain(args) -> int:
 
     explained: list[Explained] = []
     sheets = ContactSheets(out)
-    with tqdm(total=len(candidates), unit="img", desc=PROG, file=sys.stderr, dynamic_ncols=True,
-              disable=True if args.quiet else None) as progress:
+    with tqdm(
+        total=len(candidates),
+        unit="img",
+        desc=PROG,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        disable=True if args.quiet else None,
+    ) as progress:
+
         def skip(candidate: Candidate, reason: str) -> None:
             skipped.append(Skipped(candidate.source, reason))
             progress.update(1)
 
         for batch in load_batches(candidates, settings, skip):
-            for item, (outcome, overlay) in zip(batch, explain_batch(batch, settings)):
+            for item, (outcome, overlay) in zip(batch, explain_batch(batch, settings), strict=True):
                 if isinstance(outcome, str):
                     skip(item.candidate, outcome)
                     continue
+                assert overlay is not None  # an explained image always comes with its overlay
                 explained.append(outcome)
                 sheets.add(outcome, overlay)
                 progress.update(1)
@@ -111,13 +146,13 @@ def run_explain(args) -> int:
     except OSError as err:  # e.g. disk full: the overlays are written, the index is not (the old one stays)
         print(f"{PROG}: error: could not write the index files in '{out}' ({_one_line(err)}).", file=sys.stderr)
         return EXIT_SKIPPED
-    _print_summary(settings, args, explained, skipped, ignored, sheet_files, loaded_at - started,
-                   finished - loaded_at)
+    _print_summary(settings, args, explained, skipped, ignored, sheet_files, loaded_at - started, finished - loaded_at)
     return EXIT_SKIPPED if skipped else EXIT_OK
 
 
-def load_batches(candidates: list[Candidate], settings: Settings,
-                 skip: Callable[[Candidate, str], None]) -> Iterator[list[Loaded]]:
+def load_batches(
+    candidates: list[Candidate], settings: Settings, skip: Callable[[Candidate, str], None]
+) -> Iterator[list[Loaded]]:
     """Read the files lazily and yield them ``batch_size`` at a time; unreadable ones go to ``skip`` with a reason."""
     batch: list[Loaded] = []
     for candidate in candidates:
@@ -144,7 +179,7 @@ def _load_reason(err: Exception, candidate: Candidate) -> str:
     message = _one_line(err)
     path = str(candidate.path)
     if message.startswith(path):  # "<path> is not an image..." -> "not an image...", the path is listed anyway
-        message = message[len(path):].lstrip()
+        message = message[len(path) :].lstrip()
         message = message[3:] if message.startswith("is ") else message
     return message.replace("pass max_pixels=...", "pass --max-pixels N")
 
@@ -158,15 +193,26 @@ def _display_image(full: np.ndarray, max_side: int) -> np.ndarray:
 
 
 def explain_batch(batch: list[Loaded], settings: Settings) -> list[tuple[Explained | str, np.ndarray | None]]:
-    """One Grad-CAM pass for the batch, then each image's overlay written: (result, overlay) per image, where a
-    str result is the reason the image failed."""
+    """One Grad-CAM pass for the batch, then each image's overlay written.
+
+    Returns:
+        (result, overlay) per image, in the batch's order; a str result is the reason the image failed (its overlay
+        is then None).
+    """
     bundle = settings.bundle
     inputs = bundle.preprocess(np.stack([item.model_input for item in batch]))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EmptyHeatmapWarning)  # reported per image as "empty" instead
-            result = engine.explain(bundle.model, inputs, settings.layer, settings.class_index, settings.method,
-                                    normalize=True, batch_size=settings.batch_size)
+            result = engine.explain(
+                bundle.model,
+                inputs,
+                settings.layer,
+                settings.class_index,
+                settings.method,
+                normalize=True,
+                batch_size=settings.batch_size,
+            )
         logits = result.logits  # every class's score from the same forward pass: no second pass for the top-k
     except (LayerError, ClassIndexError, UnsupportedModelError) as err:  # the same for every batch: stop
         raise UsageError(str(err)) from None
@@ -179,8 +225,14 @@ def explain_batch(batch: list[Loaded], settings: Settings) -> list[tuple[Explain
         heatmap = result.heatmaps[i]
         display = item.display
         if display.shape[0] < heatmap.shape[0] or display.shape[1] < heatmap.shape[1]:  # tiny image: heatmaps
-            display = load_image(display, size=(max(display.shape[0], heatmap.shape[0]),  # only upsample
-                                                max(display.shape[1], heatmap.shape[1])), interpolation="nearest")
+            display = load_image(
+                display,
+                size=(
+                    max(display.shape[0], heatmap.shape[0]),  # only upsample
+                    max(display.shape[1], heatmap.shape[1]),
+                ),
+                interpolation="nearest",
+            )
         overlay = overlay_heatmap(display, heatmap, alpha=settings.alpha, colormap=settings.colormap)
         target = settings.out / item.candidate.overlay
         try:
@@ -192,11 +244,21 @@ def explain_batch(batch: list[Loaded], settings: Settings) -> list[tuple[Explain
             outcomes.append((f"the overlay could not be written ({_one_line(err)})", None))
             continue
         index = int(result.class_indices[i])
-        outcomes.append((Explained(
-            source=item.candidate.source, overlay=str(item.candidate.overlay), size=overlay.shape[:2],
-            original_size=tuple(int(v) for v in item.original_size), class_index=index,
-            class_name=bundle.class_names[index], probability=float(probabilities[i, index]),
-            score=float(result.scores[i]), empty=bool(result.empty[i]),
-            top=[(p.index, p.name, p.score) for p in top[i]]), overlay))
+        outcomes.append(
+            (
+                Explained(
+                    source=item.candidate.source,
+                    overlay=str(item.candidate.overlay),
+                    size=overlay.shape[:2],
+                    original_size=(int(item.original_size[0]), int(item.original_size[1])),
+                    class_index=index,
+                    class_name=bundle.class_names[index],
+                    probability=float(probabilities[i, index]),
+                    score=float(result.scores[i]),
+                    empty=bool(result.empty[i]),
+                    top=[(p.index, p.name, p.score) for p in top[i]],
+                ),
+                overlay,
+            )
+        )
     return outcomes
-

@@ -13,16 +13,21 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".
 
 @dataclass(frozen=True)
 class Candidate:
+    """An image file to try, and where its overlay goes."""
+
     path: Path  # as found (relative to the working folder when given so)
     overlay: PurePosixPath  # where its overlay goes, relative to --out
 
     @property
     def source(self) -> str:
+        """The path as given, as printable text (for the indexes and messages)."""
         return _printable(str(self.path))
 
 
 @dataclass
 class Skipped:
+    """An input that was not explained, and why."""
+
     source: str
     reason: str
 
@@ -43,8 +48,11 @@ def collect(paths, out_dir: Path) -> tuple[list[Candidate], list[Skipped], int]:
         if root.is_dir():
             files = []
             for folder, dirs, names in os.walk(root):
-                dirs[:] = [d for d in dirs if not d.startswith(".")
-                           and os.path.normcase(os.path.abspath(os.path.join(folder, d))) != out_abs]
+                dirs[:] = [
+                    d
+                    for d in dirs
+                    if not d.startswith(".") and os.path.normcase(os.path.abspath(os.path.join(folder, d))) != out_abs
+                ]
                 for name in names:
                     if name.startswith("."):
                         continue
@@ -63,7 +71,9 @@ def collect(paths, out_dir: Path) -> tuple[list[Candidate], list[Skipped], int]:
         common = os.path.commonpath(sorted(bases)) if bases else ""
     except ValueError:  # different drives on Windows
         common = None
-    candidates, seen_files, taken = [], set(), set()
+    candidates: list[Candidate] = []
+    seen_files: set[str] = set()
+    taken: set[str] = set()  # overlay paths given out so far, casefolded
     for file, _ in found:
         absolute = os.path.abspath(file)
         key = os.path.normcase(os.path.realpath(absolute))
@@ -75,7 +85,7 @@ def collect(paths, out_dir: Path) -> tuple[list[Candidate], list[Skipped], int]:
     return candidates, missing, ignored
 
 
-def _unique_overlay_name(relative: PurePosixPath, taken: set) -> PurePosixPath:
+def _unique_overlay_name(relative: PurePosixPath, taken: set[str]) -> PurePosixPath:
     parts = [p for p in relative.parts if p not in ("..", ".", "/")] or ["image"]
     name = parts[-1] if parts[-1].lower().endswith(".png") else parts[-1] + ".png"
     stem = name[:-4]
@@ -86,4 +96,3 @@ def _unique_overlay_name(relative: PurePosixPath, taken: set) -> PurePosixPath:
         number += 1
     taken.add(str(candidate).casefold())
     return candidate
-
