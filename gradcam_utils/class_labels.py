@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import collections
 import difflib
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ def unique_labels(class_names: Iterable) -> tuple[str, ...]:
 
 
 def base_name(label: str) -> str:
-    """"crane (134)" -> "crane"; other labels unchanged."""
+    """The label without its " (index)" suffix: "crane (134)" -> "crane"; other labels unchanged."""
     head, _, tail = label.rpartition(" (")
     return head if head and tail.endswith(")") and tail[:-1].isdigit() else label
 
@@ -46,8 +46,9 @@ def close_matches(wanted: str, keys: Iterable[str], n: int) -> list[str]:
     return difflib.get_close_matches(wanted, list(keys), n=n, cutoff=CLOSE_CUTOFF)
 
 
-def search(labels: Sequence[str], text: str, probabilities: np.ndarray,
-           limit: int | None = 20) -> list[tuple[str, int]]:
+def search(
+    labels: Sequence[str], text: str, probabilities: np.ndarray, limit: int | None = 20
+) -> list[tuple[str, int]]:
     """Type-ahead: (label, index) of the classes whose label contains ``text`` (case-insensitive).
 
     Exact matches first, then labels starting with it, then labels with a word starting with it, then the rest;
@@ -78,8 +79,10 @@ def imagenet_synonyms(class_names) -> list[set[str]]:
     """For the ImageNet names, each class's synonyms ("tabby, tabby cat" -> {"tabby", "tabby cat"}); else []."""
     if len(class_names) != imagenet.NUM_CLASSES or tuple(class_names) != imagenet.class_names_cached():
         return []
-    return [{part.strip().casefold() for part in imagenet.class_name(i, full=True).split(",") if part.strip()}
-            for i in range(imagenet.NUM_CLASSES)]
+    return [
+        {part.strip().casefold() for part in imagenet.class_name(i, full=True).split(",") if part.strip()}
+        for i in range(imagenet.NUM_CLASSES)
+    ]
 
 
 def index_for(labels: Sequence[str], text: str, model: str) -> int:
@@ -92,8 +95,9 @@ def index_for(labels: Sequence[str], text: str, model: str) -> int:
     if len(same_name) == 1:
         return same_name[0]
     if same_name:
-        raise ClassIndexError(f"{text!r} names {len(same_name)} classes: "
-                              f"{', '.join(labels[i] for i in same_name)}. Pick one of those.")
+        raise ClassIndexError(
+            f"{text!r} names {len(same_name)} classes: {', '.join(labels[i] for i in same_name)}. Pick one of those."
+        )
     close = close_matches(wanted, [label.lower() for label in labels], n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else " Type part of a name to see matching classes."
     raise ClassIndexError(f"No class named {text!r} in {model}.{hint}")

@@ -23,19 +23,24 @@ computation, its caches and counters); ``Explorer`` keeps the state and its tran
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import numpy as np
 
 from . import class_labels, engine
 from .errors import GradCAMError, ImageInputError, ImageLoadError, WeightsUnavailableError, check_method
 from .explorer_catalogue import (  # noqa: F401  (re-exported: the explorer's public constants)
-    PHOTO_ORDER, SAMPLE_SUFFIXES, SAMPLES_DIR, SHAPES_SEED, ImageCatalogue, family,
+    PHOTO_ORDER,
+    SAMPLE_SUFFIXES,
+    SAMPLES_DIR,
+    SHAPES_SEED,
+    ImageCatalogue,
+    family,
 )
 from .explorer_models import MODEL_ORDER, TEACHING_MODELS, ModelShelf, xception_weights_available  # noqa: F401
-from .images import load_image
 from .imagenet import Prediction
+from .images import load_image
 from .map_cache import ExplorerStats, MapCache, _Prepared, _read_only
 from .overlay import COLORMAPS, overlay_heatmap
 from .zoo import ModelBundle
@@ -88,8 +93,11 @@ def _file_size(n: int) -> str:
 
 
 class _Readout:
-    """The read side of ``Explorer``: what the controls offer and what is shown, for the current state. Nothing
-    here changes the state; ``Explorer.__init__`` sets up ``state``, ``_models``, ``_catalogue`` and ``_cache``."""
+    """The read side of ``Explorer``: what the controls offer and what is shown, for the current state.
+
+    Nothing here changes the state; ``Explorer.__init__`` sets up ``state``, ``_models``, ``_catalogue`` and
+    ``_cache``.
+    """
 
     state: ExplorerState
     error: str | None
@@ -101,23 +109,31 @@ class _Readout:
     # ----- what the controls offer --------------------------------------------------------------------------
 
     def model_options(self) -> list[tuple[str, str]]:
-        """(label, name) of the models to pick from: the embedded ImageNet model, Xception when its weights are on
-        this machine, the teaching models, and any other bundle handed in."""
+        """(label, name) of the models to pick from.
+
+        The embedded ImageNet model, Xception when its weights are on this machine, the teaching models, and any other
+        bundle handed in.
+        """
         return self._models.options()
 
     def image_options(self, model: str | None = None) -> list[str]:
-        """Labels of the images offered with ``model`` (default: the current one): its family's samples, then the
-        user's own images (uploads), which go with every model."""
+        """Labels of the images offered with ``model`` (default: the current one).
+
+        Its family's samples, then the user's own images (uploads), which go with every model.
+        """
         return [s.label for s in self._catalogue.sources(model or self.state.model)]
 
     def class_options(self) -> list[tuple[str, int]]:
-        """(label, class index) for the class picker: the top predictions with their probabilities, best first,
-        plus the selected class when it is not among them."""
+        """(label, class index) for the class picker.
+
+        The top predictions with their probabilities, best first, plus the selected class when it is not among them.
+        """
         prepared = self._cache.prepared(self.state.model, self.state.image)
         options = [(f"{p.name} ({percent(p.score)})", p.index) for p in prepared.predictions]
         if self.state.class_index not in {index for _, index in options}:
-            options.append((self._class_caption(self.state.model, prepared, self.state.class_index),
-                            self.state.class_index))
+            options.append(
+                (self._class_caption(self.state.model, prepared, self.state.class_index), self.state.class_index)
+            )
         return options
 
     @property
@@ -140,8 +156,10 @@ class _Readout:
         return class_labels.index_for(self.all_class_names, text, self.state.model)
 
     def layer_options(self, model: str | None = None) -> list[tuple[str, str]]:
-        """(label, name) of every candidate conv layer, input side first, with its spatial size:
-        ("top_activation (7x7)", "top_activation")."""
+        """(label, name) of every candidate conv layer, input side first, with its spatial size.
+
+        For example ("top_activation (7x7)", "top_activation").
+        """
         return [(f"{name} ({h}x{w})", name) for name, (h, w) in self._models.sizes(model or self.state.model).items()]
 
     @staticmethod
@@ -188,20 +206,32 @@ class _Readout:
         """The current model's candidate conv layers, input side first (``list_conv_layers``)."""
         return list(self._models.sizes(self.state.model))
 
-    def heatmap(self, class_index: int | None = None, layer_name: str | None = None,
-                method: str | None = None) -> np.ndarray:
-        """The normalised map (h, w) for the current image; None means the current selection. Cached, read-only;
-        the state does not change."""
+    def heatmap(
+        self, class_index: int | None = None, layer_name: str | None = None, method: str | None = None
+    ) -> np.ndarray:
+        """The normalised map (h, w) for the current image; None means the current selection.
+
+        Cached, read-only; the state does not change.
+        """
         state = self._state_for(class_index, layer_name, method)
         return self._map(state).heatmap
 
-    def overlay(self, class_index: int | None = None, layer_name: str | None = None, alpha: float | None = None,
-                colormap: str | None = None, method: str | None = None) -> np.ndarray:
+    def overlay(
+        self,
+        class_index: int | None = None,
+        layer_name: str | None = None,
+        alpha: float | None = None,
+        colormap: str | None = None,
+        method: str | None = None,
+    ) -> np.ndarray:
         """The current image with a map blended over it, uint8 RGB; None means the current selection."""
         state = self._state_for(class_index, layer_name, method)
-        return overlay_heatmap(self.image, self._map(state).upsampled,
-                               alpha=self.state.alpha if alpha is None else alpha,
-                               colormap=self.state.colormap if colormap is None else colormap)
+        return overlay_heatmap(
+            self.image,
+            self._map(state).upsampled,
+            alpha=self.state.alpha if alpha is None else alpha,
+            colormap=self.state.colormap if colormap is None else colormap,
+        )
 
     def _state_for(self, class_index, layer_name, method) -> ExplorerState:
         model, models = self.state.model, self._models
@@ -209,7 +239,8 @@ class _Readout:
             self.state,
             class_index=self.state.class_index if class_index is None else models.check_class(model, class_index),
             layer=self.state.layer if layer_name is None else models.check_layer(model, layer_name),
-            method=self.state.method if method is None else method)
+            method=self.state.method if method is None else method,
+        )
 
     def _map(self, state: ExplorerState):
         """The (cached) map for ``state``; a test of the unknown-method error calls it directly."""
@@ -221,8 +252,10 @@ class _Readout:
         coloured = self._cache.coloured(state, result.upsampled)
         overlay = _read_only(overlay_heatmap(prepared.pixels, result.upsampled, state.alpha, state.colormap))
         height, width = self._models.sizes(state.model)[state.layer]
-        caption = (f"{self._class_caption(state.model, prepared, state.class_index)} · layer {state.layer} "
-                   f"({height}x{width}) · {state.method}")
+        caption = (
+            f"{self._class_caption(state.model, prepared, state.class_index)} · layer {state.layer} "
+            f"({height}x{width}) · {state.method}"
+        )
         if result.empty:
             caption += " · no positive evidence for this class here: the map is empty"
         self._cache.stats.renders += 1
@@ -268,8 +301,12 @@ class Explorer(_Readout):
     # ----- changing the state (each returns True when it worked) ---------------------------------------------
 
     def select_model(self, name: str) -> bool:
-        """Switch model: same image if the new model takes the same kind of images, else its first sample; the top
-        class; the model's usual layer. Method, opacity and colormap are kept."""
+        """Switch model, keeping the method, opacity and colormap.
+
+        The same image if the new model takes the same kind of images, else its first sample; the top class; the model's
+        usual layer.
+        """
+
         def build():
             bundle = self._models.get(name)
             same_family = family(bundle) == family(self.bundle)
@@ -282,23 +319,35 @@ class Explorer(_Readout):
                     raise ImageLoadError(f"There are no sample images for {name}; upload one.")
                 image = (samples or images)[0]
             top = self._cache.prepared(name, image).predictions[0].index
-            return replace(self.state, model=name, image=image, class_index=top,
-                           layer=self._models.check_layer(name, bundle.last_conv_layer))
+            return replace(
+                self.state,
+                model=name,
+                image=image,
+                class_index=top,
+                layer=self._models.check_layer(name, bundle.last_conv_layer),
+            )
+
         return self._transition(build)
 
     def select_image(self, label: str) -> bool:
         """Show another image (a label from ``image_options()``), on its top class; the layer is kept."""
+
         def build():
             if label not in self.image_options():
-                raise ImageInputError(f"No image {label!r} for {self.state.model}; pick one of "
-                                      f"{', '.join(self.image_options())}, or upload one.")
+                raise ImageInputError(
+                    f"No image {label!r} for {self.state.model}; pick one of "
+                    f"{', '.join(self.image_options())}, or upload one."
+                )
             top = self._cache.prepared(self.state.model, label).predictions[0].index
             return replace(self.state, image=label, class_index=top)
+
         return self._transition(build)
 
     def upload(self, data, name: str = "upload") -> bool:
-        """Add the user's picture (the file's bytes) to the images and show it. A file that is empty, too large or
-        not an image leaves everything as it was and explains why in ``error``."""
+        """Add the user's picture (the file's bytes) to the images and show it.
+
+        A file that is empty, too large or not an image leaves everything as it was and explains why in ``error``.
+        """
         what = f"the upload {name!r}"
         try:
             if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -307,9 +356,11 @@ class Explorer(_Readout):
             if not data:
                 raise ImageLoadError("the file is empty (0 bytes). Choose it again.")
             if len(data) > self.max_upload_bytes:
-                raise ImageLoadError(f"the file is {_file_size(len(data))}, over the "
-                                     f"{_file_size(self.max_upload_bytes)} limit for uploads. Downscale it or save "
-                                     "it as JPEG, then upload it again.")
+                raise ImageLoadError(
+                    f"the file is {_file_size(len(data))}, over the "
+                    f"{_file_size(self.max_upload_bytes)} limit for uploads. Downscale it or save "
+                    "it as JPEG, then upload it again."
+                )
             load_image(data)  # decoded once here, so a bad file is refused before anything changes
         except GradCAMError as err:
             self.error = f"Could not use {what}: {str(err).replace('the given bytes', 'the file', 1)}"
@@ -322,9 +373,11 @@ class Explorer(_Readout):
 
     def select_class(self, class_index: int) -> bool:
         """Explain another class (any index of the model; the top ones are precomputed)."""
+
         def build():
             index = self._models.check_class(self.state.model, class_index)
             return replace(self.state, class_index=index)
+
         return self._transition(build)
 
     def select_class_by_name(self, text: str) -> bool:
@@ -332,18 +385,26 @@ class Explorer(_Readout):
         return self._transition(lambda: replace(self.state, class_index=self.class_index_for(text)))
 
     def select_layer(self, layer_name: str) -> bool:
-        return self._transition(lambda: replace(self.state, layer=self._models.check_layer(self.state.model, layer_name)))
+        """Explain at another of the model's conv layers (see ``layers``)."""
+        return self._transition(
+            lambda: replace(self.state, layer=self._models.check_layer(self.state.model, layer_name))
+        )
 
     def select_method(self, method: str) -> bool:
+        """Switch to another CAM method (one of ``engine.available_methods()``)."""
+
         def build():
             check_method(method, engine.available_methods())
             return replace(self.state, method=method)
+
         return self._transition(build)
 
     def set_alpha(self, alpha: float) -> bool:
+        """Set the overlay's opacity (0: the image only, 1: the heatmap only)."""
         return self._transition(lambda: replace(self.state, alpha=float(alpha)))
 
     def set_colormap(self, colormap: str) -> bool:
+        """Colour the heatmap with another matplotlib colormap."""
         return self._transition(lambda: replace(self.state, colormap=colormap))
 
     def clear_cache(self, maps_only: bool = False) -> None:
@@ -359,8 +420,10 @@ class Explorer(_Readout):
 
     def __repr__(self) -> str:
         s = self.state
-        return (f"Explorer(model={s.model!r}, image={s.image!r}, class={s.class_index}, layer={s.layer!r}, "
-                f"method={s.method!r}, colormap={s.colormap!r}, alpha={s.alpha})")
+        return (
+            f"Explorer(model={s.model!r}, image={s.image!r}, class={s.class_index}, layer={s.layer!r}, "
+            f"method={s.method!r}, colormap={s.colormap!r}, alpha={s.alpha})"
+        )
 
     # ----- internals ----------------------------------------------------------------------------------------
 

@@ -20,8 +20,10 @@ def xception_weights_available() -> bool:
 
 
 class ModelShelf:
-    """Bundles by name, loaded on first use (counted in ``stats.model_loads``), with each model's candidate conv
-    layers and unique class labels, cached."""
+    """Bundles by name, loaded on first use (counted in ``stats.model_loads``).
+
+    With each model's candidate conv layers and unique class labels, cached.
+    """
 
     def __init__(self, stats):
         self.stats = stats
@@ -31,6 +33,7 @@ class ModelShelf:
         self._class_labels: dict[str, tuple[str, ...]] = {}
 
     def get(self, name: str) -> ModelBundle:
+        """The bundle ``name``, loaded on first use (Xception only from weights already on this machine)."""
         bundle = self.bundles.get(name)
         if bundle is None:
             if name == "xception":
@@ -79,18 +82,23 @@ class ModelShelf:
         return self._layer_sizes[model]
 
     def check_layer(self, model: str, layer_name: str) -> str:
+        """``layer_name`` when it is one of ``model``'s candidate conv layers; LayerError otherwise."""
         if layer_name not in self.sizes(model):
-            raise LayerError(f"Layer {layer_name!r} is not one of {model}'s conv layers; pick from explorer.layers "
-                             f"(e.g. {self.get(model).last_conv_layer!r}).")
+            raise LayerError(
+                f"Layer {layer_name!r} is not one of {model}'s conv layers; pick from explorer.layers "
+                f"(e.g. {self.get(model).last_conv_layer!r})."
+            )
         return layer_name
 
     def check_class(self, model: str, class_index) -> int:
+        """``class_index`` as an int when ``model`` has that class; ClassIndexError otherwise."""
         count = len(self.get(model).class_names)
         if isinstance(class_index, bool) or not isinstance(class_index, (int, np.integer)):
             raise ClassIndexError(f"A class index must be an int; got {class_index!r}.")
         if not 0 <= int(class_index) < count:
-            raise ClassIndexError(f"Class index {class_index} is out of range: {model} has {count} classes "
-                                  f"(0 to {count - 1}).")
+            raise ClassIndexError(
+                f"Class index {class_index} is out of range: {model} has {count} classes (0 to {count - 1})."
+            )
         return int(class_index)
 
     def labels(self, model: str) -> tuple[str, ...]:

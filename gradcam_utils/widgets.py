@@ -25,8 +25,11 @@ from .images import png_bytes
 
 
 class ExplorerWidget(widgets.VBox):
-    """Model, image (or upload), class (top predictions, or any by name), layer, method, opacity and colormap
-    controls above the image, its heatmap and the overlay, a caption and an error line."""
+    """The explorer's controls above the image, its heatmap and the overlay.
+
+    Model, image (or upload), class (top predictions, or any by name), layer, method, opacity and colormap controls,
+    then the three pictures, a caption and an error line.
+    """
 
     def __init__(self, explorer: Explorer, width: int = 240):
         self.explorer = explorer
@@ -36,14 +39,14 @@ class ExplorerWidget(widgets.VBox):
         self.image_picker = widgets.Dropdown(description="image")
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="upload")
         self.class_picker = widgets.Dropdown(description="class")  # the browser test finds it by this label
-        self.class_search = widgets.Combobox(description="by name", placeholder="type a class name",
-                                             ensure_option=True)
+        self.class_search = widgets.Combobox(description="by name", placeholder="type a class name", ensure_option=True)
         self.layer_picker = widgets.Dropdown(description="layer")
         self.method_picker = widgets.Dropdown(description="method", options=explorer.method_options())
         self.alpha_slider = widgets.FloatSlider(min=0.0, max=1.0, step=0.05, description="opacity")
         self.colormap_picker = widgets.Dropdown(description="colormap", options=explorer.colormap_options())
         self.image_view, self.heatmap_view, self.overlay_view = (
-            widgets.Image(format="png", width=width) for _ in range(3))
+            widgets.Image(format="png", width=width) for _ in range(3)
+        )
         self.caption = widgets.HTML()
         self.error_line = widgets.HTML()
 
@@ -64,17 +67,20 @@ class ExplorerWidget(widgets.VBox):
         def panel(title, picture):
             return widgets.VBox([widgets.HTML(f"<b>{title}</b>"), picture])
 
-        controls = widgets.HBox([
-            widgets.VBox([self.model_picker, self.image_picker, self.upload]),
-            widgets.VBox([self.class_picker, self.class_search, self.layer_picker]),
-            widgets.VBox([self.method_picker, self.alpha_slider, self.colormap_picker]),
-        ])
-        pictures = widgets.HBox([panel("image", self.image_view), panel("heatmap", self.heatmap_view),
-                                 panel("overlay", self.overlay_view)])
+        controls = widgets.HBox(
+            [
+                widgets.VBox([self.model_picker, self.image_picker, self.upload]),
+                widgets.VBox([self.class_picker, self.class_search, self.layer_picker]),
+                widgets.VBox([self.method_picker, self.alpha_slider, self.colormap_picker]),
+            ]
+        )
+        pictures = widgets.HBox(
+            [panel("image", self.image_view), panel("heatmap", self.heatmap_view), panel("overlay", self.overlay_view)]
+        )
         super().__init__([controls, pictures, self.caption, self.error_line])
         self._show()
 
-    def snapshot(self) -> "Snapshot":
+    def snapshot(self) -> Snapshot:
         """The view as it is now, as a picture that stays in the notebook's saved output (see ``snapshot``)."""
         return snapshot(self.explorer)
 
@@ -88,6 +94,7 @@ class ExplorerWidget(widgets.VBox):
             if not self._syncing:
                 action(change["new"])
                 self._show()
+
         return handle
 
     def _on_upload(self, change) -> None:
@@ -123,21 +130,28 @@ class ExplorerWidget(widgets.VBox):
             _set(self.method_picker, explorer.method_options(), state.method)
             self.alpha_slider.value = state.alpha
             _set(self.colormap_picker, explorer.colormap_options(), state.colormap)
-        for name, picture in (("image", self.image_view), ("heatmap", self.heatmap_view),
-                              ("overlay", self.overlay_view)):
+        for name, picture in (
+            ("image", self.image_view),
+            ("heatmap", self.heatmap_view),
+            ("overlay", self.overlay_view),
+        ):
             array = getattr(view, name)
             if self._shown.get(name) is not array:  # the explorer hands back the same array when nothing changed
                 picture.value = png_bytes(array)
                 self._shown[name] = array
         self.caption.value = html.escape(view.caption)
-        self.error_line.value = ("" if view.error is None else
-                                 '<span style="color:#b00020">' + html.escape(view.error).replace("\n", "<br>")
-                                 + "</span>")
+        self.error_line.value = (
+            ""
+            if view.error is None
+            else '<span style="color:#b00020">' + html.escape(view.error).replace("\n", "<br>") + "</span>"
+        )
 
     def __repr__(self) -> str:  # the default repr dumps the PNG bytes into the notebook's text output
         state = self.explorer.state
-        return (f"ExplorerWidget(class={state.class_index}, layer={state.layer!r}, colormap={state.colormap!r}, "
-                f"opacity={state.alpha})")
+        return (
+            f"ExplorerWidget(class={state.class_index}, layer={state.layer!r}, colormap={state.colormap!r}, "
+            f"opacity={state.alpha})"
+        )
 
 
 def _set(dropdown, options, value) -> None:
@@ -164,18 +178,22 @@ class Snapshot:
         return f"explorer snapshot: {self.caption}"
 
     def save(self, path) -> Path:
+        """Write the PNG to ``path``; the path written."""
         path = Path(path)
         path.write_bytes(self.png)
         return path
 
 
 def snapshot(explorer: Explorer, dpi: int = 100) -> Snapshot:
-    """Draw the explorer's current view: the image, the heatmap and the overlay, with a colour bar, each panel
-    titled, and a caption naming the class explained (and its probability), the predicted class, the layer (with
-    its size) and the method. The explorer's state does not change."""
+    """Draw the explorer's current view: the image, the heatmap and the overlay, with a colour bar.
+
+    Each panel is titled, and a caption names the class explained (and its probability), the predicted class, the
+    layer (with its size) and the method. The explorer's state does not change.
+    """
     if not isinstance(explorer, Explorer):
-        raise GradCAMError(f"snapshot draws an Explorer's view (ui.explorer, or Explorer(...)); got "
-                           f"{type(explorer).__name__}.")
+        raise GradCAMError(
+            f"snapshot draws an Explorer's view (ui.explorer, or Explorer(...)); got {type(explorer).__name__}."
+        )
     view, state = explorer.view, explorer.view.state
     names = explorer.all_class_names
     top = explorer.predictions[0]
@@ -183,10 +201,12 @@ def snapshot(explorer: Explorer, dpi: int = 100) -> Snapshot:
     size = dict((name, label) for label, name in explorer.layer_options())[state.layer]
     figure = Figure(figsize=(8.4, 3.3), dpi=dpi, layout="constrained")
     axes = figure.subplots(1, 3)
-    titles = (f"image: {state.image}", explained_title(explained, p, predicted=names[top.index], method=state.method,
-                                                       score_name="p"),
-              f"overlay (opacity {state.alpha:g})")
-    for ax, picture, title in zip(axes, (view.image, view.heatmap, view.overlay), titles):
+    titles = (
+        f"image: {state.image}",
+        explained_title(explained, p, predicted=names[top.index], method=state.method, score_name="p"),
+        f"overlay (opacity {state.alpha:g})",
+    )
+    for ax, picture, title in zip(axes, (view.image, view.heatmap, view.overlay), titles, strict=True):
         ax.imshow(picture)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
@@ -197,12 +217,16 @@ def snapshot(explorer: Explorer, dpi: int = 100) -> Snapshot:
     figure.suptitle(heading, fontsize=10)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    caption = (f"map of {explained} ({percent(p)}) · predicted {names[top.index]} ({percent(top.score)}) · "
-               f"layer {size} · {state.method}" + (" · the map is empty" if view.empty else ""))
+    caption = (
+        f"map of {explained} ({percent(p)}) · predicted {names[top.index]} ({percent(top.score)}) · "
+        f"layer {size} · {state.method}" + (" · the map is empty" if view.empty else "")
+    )
     return Snapshot(buffer.getvalue(), caption)
 
 
 def explore(bundle_or_model_name=DEFAULT_MODEL, image=None, top: int = 5, width: int = 240) -> ExplorerWidget:
-    """Interactive Grad-CAM in one line: ``explore()``, ``explore("shapes_gap")`` or
-    ``explore(gc.load_model(), "cat.png")`` in a notebook cell."""
+    """Interactive Grad-CAM in one line.
+
+    ``explore()``, ``explore("shapes_gap")`` or ``explore(gc.load_model(), "cat.png")`` in a notebook cell.
+    """
     return ExplorerWidget(Explorer(bundle_or_model_name, image, top=top), width=width)

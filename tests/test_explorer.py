@@ -18,12 +18,12 @@ from PIL import Image
 import gradcam_utils as gc
 from gradcam_utils import engine
 from gradcam_utils import explorer as explorer_module
+from gradcam_utils import widgets as widgets_module
 from gradcam_utils.explorer import Explorer
 from gradcam_utils.synthetic import DEFAULT_CLASSES, make_shapes
-from gradcam_utils import widgets as widgets_module
 from gradcam_utils.widgets import ExplorerWidget, explore
 
-CAT = Path(__file__).resolve().parents[1] / "data" / "images" / "cat.png"
+CAT = Path(__file__).resolve().parents[1] / "gradcam_utils" / "data" / "images" / "cat.png"
 PHOTOS = ["cat", "espresso", "cat_and_espresso", "astronaut", "grace_hopper"]
 
 
@@ -107,11 +107,19 @@ def assert_overlay_is_reference(ui, bundle):
 
 
 def upload(ui, name, data):
-    ui.upload.value = ({"name": name, "type": "", "size": len(data), "content": memoryview(data),
-                        "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)},)
+    ui.upload.value = (
+        {
+            "name": name,
+            "type": "",
+            "size": len(data),
+            "content": memoryview(data),
+            "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+        },
+    )
 
 
 # ----- the picture follows the controls ----------------------------------------------------------------------------
+
 
 def test_starts_on_the_top_class_and_shows_the_independent_reference(ui, shapes):
     explorer = ui.explorer
@@ -119,8 +127,9 @@ def test_starts_on_the_top_class_and_shows_the_independent_reference(ui, shapes)
     assert ui.class_picker.value == explorer.top_class == int(np.argmax(shapes.predict(explorer.image)))
     assert ui.layer_picker.value == "conv5_act" and ui.method_picker.value == "gradcam"
     assert_overlay_is_reference(ui, shapes)
-    np.testing.assert_array_equal(shown(ui)["heatmap"],
-                                  gc.colorize(gc.upsample_heatmap(explorer.heatmap(), (64, 64)), "jet"))
+    np.testing.assert_array_equal(
+        shown(ui)["heatmap"], gc.colorize(gc.upsample_heatmap(explorer.heatmap(), (64, 64)), "jet")
+    )
     assert ui.caption.value.startswith("circle (") and "layer conv5_act (16x16) · gradcam" in ui.caption.value
     assert ui.error_line.value == ""
 
@@ -142,8 +151,9 @@ def test_every_control_updates_the_view_in_place(ui, shapes):
     ui.alpha_slider.value = 0.7
     ui.image_picker.value = "triangle"
     ui.class_picker.value = 0
-    assert ui.explorer.state == explorer_module.ExplorerState("shapes_gap", "triangle", 0, "conv3_act", "layercam",
-                                                              0.7, "viridis")
+    assert ui.explorer.state == explorer_module.ExplorerState(
+        "shapes_gap", "triangle", 0, "conv3_act", "layercam", 0.7, "viridis"
+    )
     assert_overlay_is_reference(ui, shapes)
     assert (ui.children, ui.overlay_view, ui.class_picker, ui.picture) == tree  # nothing rebuilt
     assert ui.picture is ui.overlay_view
@@ -161,6 +171,7 @@ def test_alpha_and_colormap_repaint_only_what_they_change(ui):
 
 
 # ----- what runs the model ----------------------------------------------------------------------------------------
+
 
 def test_class_alpha_and_colormap_changes_do_no_forward_pass(ui, spy):
     stats = ui.explorer.stats
@@ -227,6 +238,7 @@ def test_scorecam_runs_extra_forward_passes_and_says_it_is_slow(ui, shapes):
 
 # ----- the options ------------------------------------------------------------------------------------------------
 
+
 def test_the_layer_list_matches_the_model_in_order_with_sizes(ui, shapes):
     names = gc.list_conv_layers(shapes.model)
     assert [value for _, value in ui.layer_picker.options] == names == ui.explorer.layers
@@ -269,8 +281,11 @@ def test_shapes_flat_is_offered_as_a_teaching_model_where_the_methods_differ(sha
     assert explorer.state.layer == flat.last_conv_layer
     # Its maps are Grad-CAM's at its default layer (the engine, called directly), and, with no GAP head,
     # HiResCAM's map is a different one; on the GAP model the two coincide.
-    np.testing.assert_allclose(explorer.heatmap(), gc.explain(flat.model, flat.preprocess(explorer.image[None]),
-                                                              class_index=explorer.top_class).heatmaps[0], atol=1e-5)
+    np.testing.assert_allclose(
+        explorer.heatmap(),
+        gc.explain(flat.model, flat.preprocess(explorer.image[None]), class_index=explorer.top_class).heatmaps[0],
+        atol=1e-5,
+    )
     assert np.abs(explorer.heatmap(method="hirescam") - explorer.heatmap(method="gradcam")).max() > 0.1
     explorer.select_model("shapes_gap")
     np.testing.assert_allclose(explorer.heatmap(method="hirescam"), explorer.heatmap(method="gradcam"), atol=1e-5)
@@ -302,6 +317,7 @@ def test_switching_model_repopulates_images_classes_and_layers(ui, effnet, spy):
 
 
 # ----- the class by name ------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def cat(effnet):
@@ -341,6 +357,7 @@ def test_an_unknown_or_ambiguous_name_is_explained_and_changes_nothing(cat):
 
 # ----- bad input keeps the previous state -------------------------------------------------------------------------
 
+
 def _bad_uploads():
     image = make_shapes(1, seed=1).images[0]
     return {
@@ -356,13 +373,21 @@ def test_a_bad_upload_shows_a_clear_message_and_the_previous_state_survives(ui, 
     ui.explorer.max_upload_bytes = 4096
     ui.class_picker.value = 2
     data, words = _bad_uploads()[kind]
-    before = {"pictures": [v.value for v in (ui.image_view, ui.heatmap_view, ui.overlay_view)],
-              "state": ui.explorer.state, "images": ui.image_picker.options, "class": ui.class_picker.value}
+    before = {
+        "pictures": [v.value for v in (ui.image_view, ui.heatmap_view, ui.overlay_view)],
+        "state": ui.explorer.state,
+        "images": ui.image_picker.options,
+        "class": ui.class_picker.value,
+    }
     upload(ui, f"{kind}.png", data)
     assert words in ui.error_line.value and "Could not use the upload" in ui.error_line.value
     assert ui.explorer.error is not None and words in ui.explorer.view.error
-    after = {"pictures": [v.value for v in (ui.image_view, ui.heatmap_view, ui.overlay_view)],
-             "state": ui.explorer.state, "images": ui.image_picker.options, "class": ui.class_picker.value}
+    after = {
+        "pictures": [v.value for v in (ui.image_view, ui.heatmap_view, ui.overlay_view)],
+        "state": ui.explorer.state,
+        "images": ui.image_picker.options,
+        "class": ui.class_picker.value,
+    }
     assert after == before and ui.upload.value == ()
     ui.alpha_slider.value = 0.5  # the next change that works clears the message
     assert ui.error_line.value == "" and ui.explorer.error is None
@@ -384,10 +409,16 @@ def test_a_good_upload_is_added_and_shown(ui, shapes):
 
 def test_a_bad_layer_class_or_colormap_through_the_api_keeps_the_state(ui):
     explorer, state = ui.explorer, ui.explorer.state
-    attempts = [lambda: explorer.select_layer("gap"), lambda: explorer.select_class(7),
-                lambda: explorer.set_colormap("no-such-map"), lambda: explorer.set_alpha(1.5),
-                lambda: explorer.select_method("magic"), lambda: explorer.select_image("nope"),
-                lambda: explorer.upload("not bytes"), lambda: explorer.select_model("no_such_model")]
+    attempts = [
+        lambda: explorer.select_layer("gap"),
+        lambda: explorer.select_class(7),
+        lambda: explorer.set_colormap("no-such-map"),
+        lambda: explorer.set_alpha(1.5),
+        lambda: explorer.select_method("magic"),
+        lambda: explorer.select_image("nope"),
+        lambda: explorer.upload("not bytes"),
+        lambda: explorer.select_model("no_such_model"),
+    ]
     for attempt in attempts:
         assert attempt() is False and explorer.error and explorer.state == state
     explorer.select_layer("gap")
@@ -395,6 +426,7 @@ def test_a_bad_layer_class_or_colormap_through_the_api_keeps_the_state(ui):
 
 
 # ----- the embedded model, and the first version's API (notebook 04) --------------------------------------------
+
 
 def test_the_embedded_model_matches_the_independent_route(effnet):
     ui = explore(effnet, str(CAT), top=3)
@@ -417,7 +449,7 @@ def test_the_first_versions_api_still_works(cat, effnet):
     explorer = Explorer(effnet, relative)
     assert explorer.state.image == "cat" and explorer.top_class in {281, 282, 285}
     assert explorer.layers == gc.list_conv_layers(effnet.model)
-    labels, indices = zip(*explorer.class_options())
+    labels, indices = zip(*explorer.class_options(), strict=True)
     assert indices[0] == explorer.top_class and "%" in labels[0] and len(indices) == 5
     assert explorer.heatmap().shape == (7, 7)
     top = [p.index for p in explorer.predictions]
@@ -427,10 +459,14 @@ def test_the_first_versions_api_still_works(cat, effnet):
     first = explorer.heatmap(282, "block6a_project_conv")
     np.testing.assert_allclose(first, direct, atol=2e-5)
     assert explorer.heatmap(282, "block6a_project_conv") is first
-    np.testing.assert_array_equal(explorer.overlay(colormap="viridis", alpha=0.5),
-                                  gc.overlay_heatmap(explorer.image, explorer.heatmap(), 0.5, "viridis"))
-    np.testing.assert_array_equal(explorer.overlay(282, "block6a_project_conv", 0.7, "viridis"),
-                                  gc.overlay_heatmap(explorer.image, first, 0.7, "viridis"))
+    np.testing.assert_array_equal(
+        explorer.overlay(colormap="viridis", alpha=0.5),
+        gc.overlay_heatmap(explorer.image, explorer.heatmap(), 0.5, "viridis"),
+    )
+    np.testing.assert_array_equal(
+        explorer.overlay(282, "block6a_project_conv", 0.7, "viridis"),
+        gc.overlay_heatmap(explorer.image, first, 0.7, "viridis"),
+    )
     with pytest.raises(gc.GradCAMError, match="explorer.layers"):
         explorer.heatmap(None, "avg_pool")
     assert explorer.state.class_index == explorer.top_class  # asking for maps does not change the selection
@@ -443,6 +479,7 @@ def test_the_repr_is_short(ui):
 
 
 # ----- the snapshot: the view as an ordinary picture -------------------------------------------------------------
+
 
 def test_a_snapshot_is_a_png_of_the_view_that_names_what_it_explains(ui, shapes, tmp_path):
     """The caption's names and probability come from the bundle and a softmax of its own logits (scipy), not from
@@ -459,8 +496,9 @@ def test_a_snapshot_is_a_png_of_the_view_that_names_what_it_explains(ui, shapes,
     assert picture._repr_png_() == picture.png and picture.png.startswith(b"\x89PNG\r\n\x1a\n")
     width, height = Image.open(io.BytesIO(picture.png)).size
     assert width > 2 * height > 400  # three panels side by side
-    assert picture.caption.startswith(f"map of {shapes.class_names[other]} ("
-                                      f"{explorer_module.percent(probabilities[other])})")
+    assert picture.caption.startswith(
+        f"map of {shapes.class_names[other]} ({explorer_module.percent(probabilities[other])})"
+    )
     assert f"predicted {shapes.class_names[top]} ({explorer_module.percent(probabilities[top])})" in picture.caption
     assert "layer conv5_act (16x16) · gradcam" in picture.caption and repr(picture).startswith("explorer snapshot:")
     assert explorer.state == state and ui.class_picker.value == other
