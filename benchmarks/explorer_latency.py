@@ -25,8 +25,12 @@ import sys
 import time
 
 TARGETS_MS = {
-    "class_change_topk": 100.0, "class_change_by_name": 100.0, "alpha_change": 100.0, "colormap_change": 100.0,
-    "layer_change": 1500.0, "layer_change_revisit": 1500.0,
+    "class_change_topk": 100.0,
+    "class_change_by_name": 100.0,
+    "alpha_change": 100.0,
+    "colormap_change": 100.0,
+    "layer_change": 1500.0,
+    "layer_change_revisit": 1500.0,
 }
 GRADIENT_METHODS = ("gradcam++", "hirescam", "layercam", "xgradcam", "counterfactual", "gradcam")
 
@@ -51,8 +55,9 @@ def measure(repeats: int = 5, model: str = "efficientnet_lite0") -> dict[str, fl
 
     home_layer = explorer.state.layer
     # Layers never visited (each is traced once), spread over the network's depth.
-    fresh_layers = [name for name in layers[::-1][1::max(1, len(layers) // (repeats + 1))]
-                    if name != home_layer][:repeats]
+    fresh_layers = [name for name in layers[::-1][1 :: max(1, len(layers) // (repeats + 1))] if name != home_layer][
+        :repeats
+    ]
     for r in range(repeats):
         explorer.clear_cache()  # a new image: predictions and gradients computed from scratch
         timed("image_change", ui.image_picker, samples[(r + 1) % len(samples)])
@@ -61,7 +66,7 @@ def measure(repeats: int = 5, model: str = "efficientnet_lite0") -> dict[str, fl
         timed("layer_change_revisit", ui.layer_picker, home_layer)
 
         explorer.clear_cache(maps_only=True)  # the map itself is computed, from cached gradients
-        top = [index for _, index in explorer.class_options()[:explorer.top]]
+        top = [index for _, index in explorer.class_options()[: explorer.top]]
         others = [index for index in top if index != explorer.state.class_index]
         timed("class_change_topk", ui.class_picker, others[r % len(others)])
 
@@ -80,6 +85,7 @@ def measure(repeats: int = 5, model: str = "efficientnet_lite0") -> dict[str, fl
 
 
 def main(argv: list[str]) -> None:
+    """Print the median latency of each explorer update against its target; ``argv[0]``: repeats (default 5)."""
     repeats = int(argv[0]) if argv else 5
     results = measure(repeats)
     print(f"explorer update latency, efficientnet_lite0, median of {repeats}, including PNG encoding")

@@ -1,5 +1,8 @@
-"""Memory: the peak of one call (in a fresh process per call), the leak check, and how many images tf-keras-vis
-can take per call on this machine."""
+"""Memory of the calls under test.
+
+The peak of one call (in a fresh process per call), the leak check, and how many images tf-keras-vis can take per
+call on this machine.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ import json
 import subprocess
 import sys
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -34,9 +37,12 @@ def memory_available_mb() -> float | None:
 
 
 def fitting_chunk(batch: int, mb_per_image: float | None, available_mb: float | None) -> int:
-    """The largest number of images per call (a divisor of ``batch``) whose estimated memory stays under 25% of
-    what the machine has free; ``batch`` itself when unknown. tf-keras-vis runs eagerly and its tape keeps every
-    activation of the batch: ~0.4 GB per Xception image, 13 GB for 32 on a CPU."""
+    """The number of images per tf-keras-vis call that fits in memory.
+
+    The largest divisor of ``batch`` whose estimated memory stays under 25% of what the machine has free; ``batch``
+    itself when unknown. tf-keras-vis runs eagerly and its tape keeps every activation of the batch: ~0.4 GB per
+    Xception image, 13 GB for 32 on a CPU.
+    """
     if not mb_per_image or not available_mb:
         return batch
     for chunk in range(batch, 0, -1):
@@ -45,8 +51,8 @@ def fitting_chunk(batch: int, mb_per_image: float | None, available_mb: float | 
     return 1
 
 
-
 # ----- memory -------------------------------------------------------------------------------------------------
+
 
 def rss_mb() -> float | None:
     """Resident set size now, MB (Linux /proc; None elsewhere)."""
@@ -98,60 +104,68 @@ def peak_memory(fn: Callable[[], object]) -> dict:
     start_traced = tracemalloc.get_traced_memory()[0]
     try:
         fn()
-        python_peak = (tracemalloc.get_traced_memory()[1] - start_traced) / 2 ** 20
+        python_peak = (tracemalloc.get_traced_memory()[1] - start_traced) / 2**20
     finally:
         if not tracing:
             tracemalloc.stop()
     peak = _proc_status_mb("VmHWM")
-    result = {"python_peak_mb": python_peak,
-              "rss_before_mb": before,
-              "rss_peak_mb": peak,
-              "rss_peak_above_before_mb": (peak - before) if (reset and peak is not None and before is not None)
-              else None,
-              "rss_peak_is_since_start": not reset}
+    result = {
+        "python_peak_mb": python_peak,
+        "rss_before_mb": before,
+        "rss_peak_mb": peak,
+        "rss_peak_above_before_mb": (peak - before) if (reset and peak is not None and before is not None) else None,
+        "rss_peak_is_since_start": not reset,
+    }
     if gpu:
         try:
-            result["gpu_peak_mb"] = tf.config.experimental.get_memory_info(gpu)["peak"] / 2 ** 20
+            result["gpu_peak_mb"] = tf.config.experimental.get_memory_info(gpu)["peak"] / 2**20
         except (ValueError, RuntimeError):
             pass
     return result
 
 
 def memory_probe(case: ModelCase, what: str, batch: int) -> dict:
-    """Peak memory of one call of ``what`` ("ours", "forward" or "tf_keras_vis") on ``batch`` images of ``case``,
-    after a one-image warm-up call (tracing and first-run costs are not counted)."""
+    """Peak memory of one call of ``what`` ("ours", "forward" or "tf_keras_vis") on ``batch`` images of ``case``.
+
+    Measured after a one-image warm-up call (tracing and first-run costs are not counted).
+    """
     images = case.images(batch)
     classes = np.arange(batch) % int(case.model.outputs[0].shape[-1])
     if what == "ours":
-        call = lambda x: gc.compute_heatmaps(case.model, x, case.layer, classes[:len(x)])  # noqa: E731
+        call = lambda x: gc.compute_heatmaps(case.model, x, case.layer, classes[: len(x)])  # noqa: E731
     elif what == "forward":
         call = forward_floor(case.model)
     elif what == "tf_keras_vis":
         tfkv = tf_keras_vis_gradcam(case.model, case.layer)
         if tfkv is None:
             return {"skipped": "tf-keras-vis is not installed"}
-        call = lambda x: tfkv(x, classes[:len(x)])  # noqa: E731
+        call = lambda x: tfkv(x, classes[: len(x)])  # noqa: E731
     else:
         raise ValueError(f"unknown call {what!r}")
     call(images[:1])
     peak = peak_memory(lambda: call(images))
-    peak["rss_mb_per_image"] = None if peak["rss_peak_above_before_mb"] is None else (
-        peak["rss_peak_above_before_mb"] / batch)
+    peak["rss_mb_per_image"] = (
+        None if peak["rss_peak_above_before_mb"] is None else (peak["rss_peak_above_before_mb"] / batch)
+    )
     return peak
 
 
-def memory_section(cases: list[ModelCase], batches: dict[str, int], fresh_process: bool = True,
-                   log=print) -> list[dict]:
-    """``memory_probe`` for each case and call, each in a fresh Python process when ``fresh_process`` (a process
-    keeps the memory it freed, so a second measurement in the same process would see too little).
-    ``batches``: {call: batch size}."""
+def memory_section(
+    cases: list[ModelCase], batches: dict[str, int], fresh_process: bool = True, log=print
+) -> list[dict]:
+    """``memory_probe`` for each case and call; ``batches`` is {call: batch size}.
+
+    Each probe runs in a fresh Python process when ``fresh_process``: a process keeps the memory it freed, so a
+    second measurement in the same process would see too little.
+    """
     rows = []
     for case in cases:
         for what, batch in batches.items():
             if fresh_process and case.name in CASES:
                 log(f"  memory probe: {case.name} {what} B={batch} (a fresh process)")
-                probe = subprocess_json(["--probe", "memory", "--models", case.name, "--call", what,
-                                          "--batch", str(batch)])
+                probe = subprocess_json(
+                    ["--probe", "memory", "--models", case.name, "--call", what, "--batch", str(batch)]
+                )
             else:
                 probe = memory_probe(case, what, batch)
             rows.append({"model": case.name, "call": what, "batch": batch, "fresh_process": fresh_process, **probe})
@@ -161,19 +175,26 @@ def memory_section(cases: list[ModelCase], batches: dict[str, int], fresh_proces
 def subprocess_json(args: list[str], env: dict | None = None, timeout: float = 300) -> dict:
     """Run benchmarks/run.py with ``args`` in a fresh process; the JSON it prints last, or {"error": ...}."""
     try:
-        done = subprocess.run([sys.executable, str(RUN_SCRIPT), *args], env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, str(RUN_SCRIPT), *args], env=env, capture_output=True, text=True, timeout=timeout
+        )
         if done.returncode != 0:
             return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
         return json.loads(done.stdout.strip().splitlines()[-1])
     except (subprocess.SubprocessError, OSError, ValueError, IndexError) as err:
         return {"error": f"{type(err).__name__}: {err}"}
 
+
 # ----- leaks ----------------------------------------------------------------------------------------------------
 
-def leak_check(call: Callable[[], object], first: int = 10, total: int = 200,
-               rss_tolerance_mb: float = TARGETS["leak_rss_mb"],
-               python_tolerance_mb: float = TARGETS["leak_python_mb"]) -> dict:
+
+def leak_check(
+    call: Callable[[], object],
+    first: int = 10,
+    total: int = 200,
+    rss_tolerance_mb: float = TARGETS["leak_rss_mb"],
+    python_tolerance_mb: float = TARGETS["leak_python_mb"],
+) -> dict:
     """Memory after ``total`` calls vs after ``first`` calls: growth of RSS and of Python/numpy allocations.
 
     A leak shows as growth that keeps coming with the calls: RSS catches TensorFlow-side leaks (graphs from
@@ -189,11 +210,11 @@ def leak_check(call: Callable[[], object], first: int = 10, total: int = 200,
         for _ in range(first):
             call()
         _pygc.collect()
-        rss_first, python_first, gpu_first = rss_mb(), tracemalloc.get_traced_memory()[0] / 2 ** 20, _gpu_now_mb()
+        rss_first, python_first, gpu_first = rss_mb(), tracemalloc.get_traced_memory()[0] / 2**20, _gpu_now_mb()
         for _ in range(total - first):
             call()
         _pygc.collect()
-        rss_last, python_last, gpu_last = rss_mb(), tracemalloc.get_traced_memory()[0] / 2 ** 20, _gpu_now_mb()
+        rss_last, python_last, gpu_last = rss_mb(), tracemalloc.get_traced_memory()[0] / 2**20, _gpu_now_mb()
     finally:
         if not tracing:
             tracemalloc.stop()
@@ -201,12 +222,23 @@ def leak_check(call: Callable[[], object], first: int = 10, total: int = 200,
     gpu_growth = None if gpu_first is None or gpu_last is None else gpu_last - gpu_first
     python_growth = python_last - python_first
     calls = total - first
-    ok = (python_growth <= python_tolerance_mb and (rss_growth is None or rss_growth <= rss_tolerance_mb)
-          and (gpu_growth is None or gpu_growth <= rss_tolerance_mb))
-    return {"first": first, "total": total, "rss_after_first_mb": rss_first, "rss_after_total_mb": rss_last,
-            "rss_growth_mb": rss_growth, "rss_growth_kb_per_call": None if rss_growth is None
-            else 1024 * rss_growth / calls, "python_growth_mb": python_growth,
-            "python_growth_kb_per_call": 1024 * python_growth / calls, "gpu_growth_mb": gpu_growth, "ok": ok}
+    ok = (
+        python_growth <= python_tolerance_mb
+        and (rss_growth is None or rss_growth <= rss_tolerance_mb)
+        and (gpu_growth is None or gpu_growth <= rss_tolerance_mb)
+    )
+    return {
+        "first": first,
+        "total": total,
+        "rss_after_first_mb": rss_first,
+        "rss_after_total_mb": rss_last,
+        "rss_growth_mb": rss_growth,
+        "rss_growth_kb_per_call": None if rss_growth is None else 1024 * rss_growth / calls,
+        "python_growth_mb": python_growth,
+        "python_growth_kb_per_call": 1024 * python_growth / calls,
+        "gpu_growth_mb": gpu_growth,
+        "ok": ok,
+    }
 
 
 def _gpu_now_mb() -> float | None:
@@ -214,7 +246,6 @@ def _gpu_now_mb() -> float | None:
     if gpu is None:
         return None
     try:
-        return tf.config.experimental.get_memory_info(gpu)["current"] / 2 ** 20
+        return tf.config.experimental.get_memory_info(gpu)["current"] / 2**20
     except (ValueError, RuntimeError):
         return None
-

@@ -27,8 +27,9 @@ if __name__ == "__main__" and not __package__:
     from pathlib import Path
 
     _folder = Path(__file__).resolve().parent
-    _spec = importlib.util.spec_from_file_location("benchmarks", _folder / "__init__.py",
-                                                   submodule_search_locations=[str(_folder)])
+    _spec = importlib.util.spec_from_file_location(
+        "benchmarks", _folder / "__init__.py", submodule_search_locations=[str(_folder)]
+    )
     assert _spec is not None and _spec.loader is not None
     _package = importlib.util.module_from_spec(_spec)
     sys.modules["benchmarks"] = _package
@@ -41,8 +42,8 @@ import json
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -56,9 +57,16 @@ from .report import TARGETS, evaluate, jsonable, report
 from .timing import explorer_section, gradcam_section, scorecam_section
 
 
-def run_suite(cases: list[ModelCase], scorecam_cases: Sequence[tuple] = (), explorer_repeats: int | None = 5,
-              leak_calls: tuple[int, int] = (10, 200), memory_batches: dict[str, int] | None = None,
-              fresh_process_memory: bool = True, onednn_off_model: str | None = None, log=print) -> dict:
+def run_suite(
+    cases: list[ModelCase],
+    scorecam_cases: Sequence[tuple] = (),
+    explorer_repeats: int | None = 5,
+    leak_calls: tuple[int, int] = (10, 200),
+    memory_batches: dict[str, int] | None = None,
+    fresh_process_memory: bool = True,
+    onednn_off_model: str | None = None,
+    log=print,
+) -> dict:
     """Run every section on ``cases``; returns the results (``report`` prints them, ``evaluate`` judges them).
 
     ``scorecam_cases``: (name, model, layer, images, batch_size) tuples. ``memory_batches``: {call: batch} for the
@@ -70,28 +78,54 @@ def run_suite(cases: list[ModelCase], scorecam_cases: Sequence[tuple] = (), expl
         # is measured.
         warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
         warnings.simplefilter("ignore", gc.EmptyHeatmapWarning)
-        return _run_suite(cases, scorecam_cases, explorer_repeats, leak_calls, memory_batches, fresh_process_memory,
-                          onednn_off_model, log)
+        return _run_suite(
+            cases,
+            scorecam_cases,
+            explorer_repeats,
+            leak_calls,
+            memory_batches,
+            fresh_process_memory,
+            onednn_off_model,
+            log,
+        )
 
 
-def _run_suite(cases, scorecam_cases, explorer_repeats, leak_calls, memory_batches, fresh_process_memory,
-               onednn_off_model, log) -> dict:
+def _run_suite(
+    cases, scorecam_cases, explorer_repeats, leak_calls, memory_batches, fresh_process_memory, onednn_off_model, log
+) -> dict:
     started = time.perf_counter()
-    results: dict = {"machine": machine_info(), "targets_set": TARGETS, "gradcam": [], "scorecam": [],
-                     "memory": [], "leaks": [], "traces": [], "consistency": []}
+    results: dict = {
+        "machine": machine_info(),
+        "targets_set": TARGETS,
+        "gradcam": [],
+        "scorecam": [],
+        "memory": [],
+        "leaks": [],
+        "traces": [],
+        "consistency": [],
+    }
     m = results["machine"]
     log(f"{m['device']}, TF {m['tensorflow']}, {m['cpus_usable']} CPUs, load {m['load_average']}")
     # Memory first, in fresh processes: before this one holds the models, and so that tf-keras-vis' need is known
     # before it is handed a big batch.
     log("peak memory")
     for case in cases:
-        batches = memory_batches or {"ours": max(case.batch_sizes), "forward": max(case.batch_sizes),
-                                     "tf_keras_vis": min(8, max(case.batch_sizes))}
+        batches = memory_batches or {
+            "ours": max(case.batch_sizes),
+            "forward": max(case.batch_sizes),
+            "tf_keras_vis": min(8, max(case.batch_sizes)),
+        }
         results["memory"] += memory_section([case], batches, fresh_process_memory, log)
     for case in cases:
         log(f"Grad-CAM timings: {case.name}")
-        tfkv_need = next((row.get("rss_mb_per_image") for row in results["memory"]
-                          if row["model"] == case.name and row["call"] == "tf_keras_vis"), None)
+        tfkv_need = next(
+            (
+                row.get("rss_mb_per_image")
+                for row in results["memory"]
+                if row["model"] == case.name and row["call"] == "tf_keras_vis"
+            ),
+            None,
+        )
         results["gradcam"].append(gradcam_section(case, log, tfkv_need))
     for name, model, layer, images, batch_size in scorecam_cases:
         log(f"Score-CAM: {name} {layer}")
@@ -112,8 +146,12 @@ def _run_suite(cases, scorecam_cases, explorer_repeats, leak_calls, memory_batch
     leak_case = cases[-1]
     one = leak_case.images(1)
     log(f"leak check: {leak_case.name}, {leak_calls[1]} calls")
-    results["leaks"].append({"label": f"{leak_case.name} explain, B=1", **leak_check(
-        lambda: gc.explain(leak_case.model, one, leak_case.layer), *leak_calls)})
+    results["leaks"].append(
+        {
+            "label": f"{leak_case.name} explain, B=1",
+            **leak_check(lambda: gc.explain(leak_case.model, one, leak_case.layer), *leak_calls),
+        }
+    )
     results["seconds"] = time.perf_counter() - started
     results["load_average_end"] = load_average()
     results["targets"] = evaluate(results)
@@ -121,13 +159,17 @@ def _run_suite(cases, scorecam_cases, explorer_repeats, leak_calls, memory_batch
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The benchmark command: run the sections asked for, print the report, optionally write the JSON; exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="batch sizes 1 and 8, fewer repeats and calls")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--models", default=",".join(CASES), help=f"comma-separated, from: {', '.join(CASES)}")
     parser.add_argument("--no-explorer", action="store_true", help="skip the explorer latencies")
-    parser.add_argument("--onednn-off-check", action="store_true",
-                        help="repeat the batch-consistency check in a fresh process with TF_ENABLE_ONEDNN_OPTS=0")
+    parser.add_argument(
+        "--onednn-off-check",
+        action="store_true",
+        help="repeat the batch-consistency check in a fresh process with TF_ENABLE_ONEDNN_OPTS=0",
+    )
     parser.add_argument("--probe", choices=("memory", "consistency"), help=argparse.SUPPRESS)  # run in a subprocess
     parser.add_argument("--call", default="ours", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=8, help=argparse.SUPPRESS)
@@ -138,8 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not names:
         parser.error(f"unknown model(s) {unknown}; use some of {', '.join(CASES)}")
     batch_sizes = (1, 8) if args.quick else (1, 8, 32)
-    settings = {"xception": (2, 3) if args.quick else (3, 5),  # (repeats, article calls)
-                "efficientnet_lite0": (3, 4) if args.quick else (5, 7)}
+    settings = {
+        "xception": (2, 3) if args.quick else (3, 5),  # (repeats, article calls)
+        "efficientnet_lite0": (3, 4) if args.quick else (5, 7),
+    }
 
     def build(name: str) -> ModelCase:
         return CASES[name](batch_sizes, *settings[name])
@@ -154,15 +198,26 @@ def main(argv: list[str] | None = None) -> int:
 
     cases = [build(n) for n in names]
     shapes = gc.load_model("shapes_gap")
-    scorecam_cases = [("shapes_gap", shapes.model, shapes.last_conv_layer,
-                       np.asarray(shapes.preprocess(make_shapes(1, seed=3).images)), 64)]
+    scorecam_cases = [
+        (
+            "shapes_gap",
+            shapes.model,
+            shapes.last_conv_layer,
+            np.asarray(shapes.preprocess(make_shapes(1, seed=3).images)),
+            64,
+        )
+    ]
     if not args.quick and "efficientnet_lite0" in names:
         lite = next(c for c in cases if c.name == "efficientnet_lite0")
         scorecam_cases.append(("efficientnet_lite0", lite.model, "block2a_project_conv", lite.images(1), 32))
-    results = run_suite(cases, scorecam_cases, None if args.no_explorer else (2 if args.quick else 5),
-                        (10, 60) if args.quick else (10, 200),
-                        onednn_off_model="efficientnet_lite0" if args.onednn_off_check else None,
-                        log=lambda line: print(line, file=sys.stderr, flush=True))
+    results = run_suite(
+        cases,
+        scorecam_cases,
+        None if args.no_explorer else (2 if args.quick else 5),
+        (10, 60) if args.quick else (10, 200),
+        onednn_off_model="efficientnet_lite0" if args.onednn_off_check else None,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     report(results)
     if args.out:
         args.out.write_text(json.dumps(jsonable(results), indent=1))
