@@ -130,7 +130,8 @@ def place(rng, shapes, size_lo, size_hi, rotate, height, width, taken, index):
     layouts (sizes and angles), so a rare unlucky first object cannot wedge the image.
     """
     for _ in range(LAYOUT_TRIES):
-        boxes, crops = [], []
+        boxes: list[tuple[int, int, int, int]] = []
+        crops: list[np.ndarray] = []
         for shape in shapes:
             size = int(rng.integers(size_lo, size_hi + 1))
             angle = float(rng.uniform(0.0, 2 * np.pi)) if rotate else 0.0

@@ -125,7 +125,7 @@ def _check_shapes(name: str, names, allow_empty: bool = False) -> tuple[str, ...
     return names
 
 
-def _check_objects(classes, size_range, objects_per_image, height: int, width: int):
+def _check_objects(classes, size_range, objects_per_image, height: int, width: int) -> tuple[tuple[str, ...], int, int]:
     """Classes, object size range (default: 3/16 to 3/8 of the smaller side) and objects per image."""
     classes = _check_shapes("classes", classes)
     if size_range is None:
@@ -241,8 +241,10 @@ def _reserve_cue_places(spec: _Spec) -> tuple[list[tuple[int, int]], list[tuple[
         )
     # A coarse crowding bound: worst-case boxes of all items must fit in 3/4 of the free area
     # (typical boxes are smaller, so placement then practically never fails).
-    need = (spec.objects_per_image * (extent + GAP) ** 2
-            + spec.distractors * (max_extent(spec.dist_hi, spec.rotate) + GAP) ** 2)
+    need = (
+        spec.objects_per_image * (extent + GAP) ** 2
+        + spec.distractors * (max_extent(spec.dist_hi, spec.rotate) + GAP) ** 2
+    )
     free = height * width - len(reserved) * (cue_size + 2 * GAP) ** 2
     if need > 0.75 * free:
         raise GradCAMError(
@@ -336,9 +338,10 @@ def _paint_objects(img, i, rng_obj, spec: _Spec, reserved, labels, masks, boxes_
     """Paint image ``i``'s objects (colours drawn before places); returns their boxes."""
     obj_colors = _bright_colors(rng_obj, spec.objects_per_image)
     shapes = [spec.classes[c] for c in labels[i]]
-    boxes, crops = place(rng_obj, shapes, spec.size_lo, spec.size_hi, spec.rotate, spec.height, spec.width,
-                          list(reserved), i)
-    for m, (box, crop) in enumerate(zip(boxes, crops)):
+    boxes, crops = place(
+        rng_obj, shapes, spec.size_lo, spec.size_hi, spec.rotate, spec.height, spec.width, list(reserved), i
+    )
+    for m, (box, crop) in enumerate(zip(boxes, crops, strict=True)):
         y0, x0, y1, x1 = box
         img[y0:y1, x0:x1][crop] = obj_colors[m]
         masks[i, m, y0:y1, x0:x1] = crop
@@ -350,10 +353,11 @@ def _paint_distractors(img, i, rng_dist, spec: _Spec, taken, distractor_masks) -
     """Paint image ``i``'s distractors (shapes, then places, then colours) clear of ``taken`` boxes."""
     picks = rng_dist.integers(0, len(spec.distractor_shapes), size=spec.distractors)
     d_shapes = [spec.distractor_shapes[s] for s in picks]
-    d_boxes, d_crops = place(rng_dist, d_shapes, spec.dist_lo, spec.dist_hi, spec.rotate, spec.height,
-                              spec.width, taken, i)
+    d_boxes, d_crops = place(
+        rng_dist, d_shapes, spec.dist_lo, spec.dist_hi, spec.rotate, spec.height, spec.width, taken, i
+    )
     d_colors = _bright_colors(rng_dist, spec.distractors)
-    for m, ((y0, x0, y1, x1), crop) in enumerate(zip(d_boxes, d_crops)):
+    for m, ((y0, x0, y1, x1), crop) in enumerate(zip(d_boxes, d_crops, strict=True)):
         img[y0:y1, x0:x1][crop] = d_colors[m]
         distractor_masks[i, y0:y1, x0:x1] |= crop
 
@@ -434,13 +438,33 @@ def make_shapes(
     if not _is_int(seed):
         raise GradCAMError(f"seed must be an integer (the same seed gives the same images), got {seed!r}")
     height, width = check_size(image_size, "image_size", minimum=16, allow_int=True)
-    classes, size_lo, size_hi = _check_objects(classes, size_range, objects_per_image, height, width)
-    d_shapes, d_lo, d_hi = _check_distractors(distractors, distractor_shapes, distractor_size_range, classes, size_lo)
-    _check_cue(cue, cue_kind, cue_correlation, cue_size, len(classes), height, width)
+    # a new name: the checked tuple, while ``classes`` stays the sequence the caller gave
+    class_names, size_lo, size_hi = _check_objects(classes, size_range, objects_per_image, height, width)
+    d_shapes, d_lo, d_hi = _check_distractors(
+        distractors, distractor_shapes, distractor_size_range, class_names, size_lo
+    )
+    _check_cue(cue, cue_kind, cue_correlation, cue_size, len(class_names), height, width)
     if background not in ("textured", "plain"):
         raise GradCAMError(f"background must be 'textured' or 'plain', got {background!r}")
-    spec = _Spec(n, height, width, classes, size_lo, size_hi, rotate, objects_per_image, distractors, d_shapes,
-                 d_lo, d_hi, cue, cue_kind, cue_correlation, cue_size, background == "textured")
+    spec = _Spec(
+        n,
+        height,
+        width,
+        class_names,
+        size_lo,
+        size_hi,
+        rotate,
+        objects_per_image,
+        distractors,
+        d_shapes,
+        d_lo,
+        d_hi,
+        cue,
+        cue_kind,
+        cue_correlation,
+        cue_size,
+        background == "textured",
+    )
     anchors, reserved = _reserve_cue_places(spec)
 
     # ---- independent random streams (see the module docstring), drawn in a fixed order
@@ -478,5 +502,5 @@ def make_shapes(
         cue_masks=cue_masks,
         cue_labels=cue_labels,
         distractor_masks=distractor_masks,
-        class_names=classes,
+        class_names=class_names,
     )

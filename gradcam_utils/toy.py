@@ -1,5 +1,7 @@
-"""A hand-built colour detector: a CNN whose every weight is chosen by hand, so its Grad-CAM can be worked out on
-paper. The course uses it to teach the math before any trained network appears.
+"""A hand-built colour detector: a CNN whose every weight is chosen by hand.
+
+Its Grad-CAM can therefore be worked out on paper; the course uses it to teach the math before any trained network
+appears.
 
 Architecture (input 32x32 RGB in [0, 1], outputs logits for "red" and "blue"):
   conv1 (1x1):  channel 0 = R - G - B - 0.2 ("redness"), channel 1 = B - R - G - 0.2 ("blueness"); ReLU
@@ -40,14 +42,15 @@ def build_colour_detector(softmax: bool = False) -> keras.Model:
     return model
 
 
-def two_squares_image(red_at=(4, 4), blue_at=(18, 18), red_side: int = 10, blue_side: int = 10,
-                      background: float = 0.5) -> np.ndarray:
+def two_squares_image(
+    red_at=(4, 4), blue_at=(18, 18), red_side: int = 10, blue_side: int = 10, background: float = 0.5
+) -> np.ndarray:
     """A grey 32x32 float image in [0, 1] with a red and a blue square; corners are (y, x), None leaves one out."""
     image = np.full(INPUT_SIZE + (3,), background, np.float32)
     for at, side, colour in ((red_at, red_side, (0.9, 0.1, 0.1)), (blue_at, blue_side, (0.1, 0.1, 0.9))):
         if at is not None:
             y, x = at
-            image[y:y + side, x:x + side] = colour
+            image[y : y + side, x : x + side] = colour
     return image
 
 
@@ -62,8 +65,8 @@ def solid_and_striped_image(solid_at=(4, 4), striped_at=(20, 20), side: int = 8,
         raise ValueError(f"side must be a positive number of pixels; got {side}.")
     image = np.full(INPUT_SIZE + (3,), background, np.float32)
     y, x = solid_at
-    image[y:y + side, x:x + side] = (0.9, 0.1, 0.1)
+    image[y : y + side, x : x + side] = (0.9, 0.1, 0.1)
     y, x = striped_at
-    image[y:y + side, x:x + side] = (0.9, 0.1, 0.1)
-    image[y:y + side, x + 1:x + side:2] = (0.1, 0.1, 0.9)
+    image[y : y + side, x : x + side] = (0.9, 0.1, 0.1)
+    image[y : y + side, x + 1 : x + side : 2] = (0.1, 0.1, 0.9)
     return image

@@ -1,10 +1,9 @@
 """The hand-built colour detector: its Grad-CAM is worked out on paper in the module docstring."""
 
 import numpy as np
-
-import gradcam_utils as gc
 import pytest
 
+import gradcam_utils as gc
 from gradcam_utils.toy import build_colour_detector, solid_and_striped_image, two_squares_image
 
 
