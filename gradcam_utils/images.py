@@ -30,8 +30,9 @@ _RESAMPLE = {
 }
 
 
-def load_image(source, size: tuple[int, int] | None = None, interpolation: str = "bilinear",
-               max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+def load_image(
+    source, size: tuple[int, int] | None = None, interpolation: str = "bilinear", max_pixels: int = MAX_IMAGE_PIXELS
+) -> np.ndarray:
     """Read ``source`` as a uint8 RGB array of shape (height, width, 3).
 
     Args:
@@ -60,15 +61,17 @@ def _to_pil(source, max_pixels: int) -> Image.Image:
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
-            raise ImageNotFoundError(f"No image file at '{path}'. Check the path (relative paths start from "
-                                     f"the notebook's folder).")
+            raise ImageNotFoundError(
+                f"No image file at '{path}'. Check the path (relative paths start from the notebook's folder)."
+            )
         return _open(path, str(path), max_pixels)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _open(io.BytesIO(bytes(source)), "the given bytes", max_pixels)
     if hasattr(source, "read"):
         return _open(source, "the given file object", max_pixels)
-    raise ImageInputError(f"Expected a path, bytes, a file object, a PIL image or a numpy array; got "
-                          f"{type(source).__name__}.")
+    raise ImageInputError(
+        f"Expected a path, bytes, a file object, a PIL image or a numpy array; got {type(source).__name__}."
+    )
 
 
 def _open(fp, what: str, max_pixels: int) -> Image.Image:
@@ -77,16 +80,21 @@ def _open(fp, what: str, max_pixels: int) -> Image.Image:
         _check_pixels(image.size, max_pixels, what)  # header only: nothing decoded yet
         image.load()
     except UnidentifiedImageError:
-        raise ImageLoadError(f"{what} is not an image Pillow can read (expected PNG, JPEG, BMP, GIF, TIFF or "
-                             "WebP). Check that the file is a picture and not, e.g., an HTML error page.") from None
+        raise ImageLoadError(
+            f"{what} is not an image Pillow can read (expected PNG, JPEG, BMP, GIF, TIFF or "
+            "WebP). Check that the file is a picture and not, e.g., an HTML error page."
+        ) from None
     except PermissionError:
-        raise ImageLoadError(f"{what} cannot be read: permission denied. Copy the file somewhere you can read "
-                             "it, or fix its permissions.") from None
+        raise ImageLoadError(
+            f"{what} cannot be read: permission denied. Copy the file somewhere you can read "
+            "it, or fix its permissions."
+        ) from None
     except Image.DecompressionBombError as err:
         raise ImageLoadError(f"{what} is too large to decode safely ({err}).") from None
     except OSError as err:  # truncated or corrupt data
-        raise ImageLoadError(f"{what} could not be decoded ({err}). The file may be truncated or corrupt; "
-                             "re-download or re-export it.") from None
+        raise ImageLoadError(
+            f"{what} could not be decoded ({err}). The file may be truncated or corrupt; re-download or re-export it."
+        ) from None
     # Cameras store the picture sideways and record the rotation in EXIF; apply it.
     return ImageOps.exif_transpose(image)
 
@@ -122,8 +130,10 @@ def _float_to_uint8(data: np.ndarray) -> np.ndarray:
     if not np.isfinite(data).all():
         raise ImageInputError("The image contains NaN or infinite values; fix or drop those pixels first.")
     if data.min() < 0 or data.max() > 1:
-        raise ImageInputError(f"A float image must hold values in [0, 1]; got [{data.min():.3g}, {data.max():.3g}]. "
-                              "Divide by 255 (or rescale) first.")
+        raise ImageInputError(
+            f"A float image must hold values in [0, 1]; got [{data.min():.3g}, {data.max():.3g}]. "
+            "Divide by 255 (or rescale) first."
+        )
     return np.clip(data * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -131,8 +141,10 @@ def _array_to_pil(array: np.ndarray) -> Image.Image:
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
-        raise ImageInputError(f"An image array must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got "
-                              f"{array.shape}. For a batch, load the images one at a time.")
+        raise ImageInputError(
+            f"An image array must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got "
+            f"{array.shape}. For a batch, load the images one at a time."
+        )
     if array.dtype == np.uint8:
         data = array
     elif array.dtype == np.uint16:
@@ -155,25 +167,33 @@ def to_batch(images, expected_shape: tuple | None = None) -> np.ndarray:
     except (TypeError, ValueError) as err:
         raise ImageInputError(f"Images must be an array of shape (batch, height, width, channels); {err}") from None
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
-        raise ImageInputError(f"Images must be a real-valued numeric array (float32 after preprocessing); got "
-                              f"dtype {array.dtype}.")
+        raise ImageInputError(
+            f"Images must be a real-valued numeric array (float32 after preprocessing); got dtype {array.dtype}."
+        )
     if array.ndim == 3:
         array = array[np.newaxis]
     if array.ndim != 4:
-        raise ImageInputError(f"Images must have shape (batch, height, width, channels) or (height, width, "
-                              f"channels); got an array of shape {array.shape}.")
+        raise ImageInputError(
+            f"Images must have shape (batch, height, width, channels) or (height, width, "
+            f"channels); got an array of shape {array.shape}."
+        )
     if array.shape[0] == 0:
         raise ImageInputError("The batch is empty: pass at least one image.")
     if expected_shape is not None:
-        ok = all(e is None or e == a for e, a in zip(expected_shape, array.shape[1:]))
+        ok = len(expected_shape) == array.ndim - 1 and all(
+            e is None or e == a for e, a in zip(expected_shape, array.shape[1:], strict=True)
+        )
         if not ok:
             want = "x".join("any" if e is None else str(e) for e in expected_shape)
-            raise ImageInputError(f"The model expects images of shape (batch, {want.replace('x', ', ')}); got "
-                                  f"{array.shape}. Resize with load_image(path, size=...) and preprocess first.")
+            raise ImageInputError(
+                f"The model expects images of shape (batch, {want.replace('x', ', ')}); got "
+                f"{array.shape}. Resize with load_image(path, size=...) and preprocess first."
+            )
     array = array.astype(np.float32)  # always a copy: the caller's array is never touched
     if not np.isfinite(array).all():
-        raise ImageInputError("Images contain NaN or infinite values; a model cannot be explained on them. "
-                              "Check the preprocessing step.")
+        raise ImageInputError(
+            "Images contain NaN or infinite values; a model cannot be explained on them. Check the preprocessing step."
+        )
     return array
 
 

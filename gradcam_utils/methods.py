@@ -7,8 +7,8 @@ Notation as in the papers: A = activations (B, h, w, K), g = d(class score)/dA, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -31,9 +31,20 @@ class CamInputs:
 
     def select(self, rows) -> CamInputs:
         """The same inputs for a subset of the images (an index array or slice)."""
-        pick = (lambda a: None if a is None else a[rows])
-        return CamInputs(self.activations[rows], self.gradients[rows], self.class_indices[rows], self.scores[rows],
-                         pick(self.images), self.probabilities, self.layer_name, pick(self.logits))
+
+        def pick(a):
+            return None if a is None else a[rows]
+
+        return CamInputs(
+            self.activations[rows],
+            self.gradients[rows],
+            self.class_indices[rows],
+            self.scores[rows],
+            pick(self.images),
+            self.probabilities,
+            self.layer_name,
+            pick(self.logits),
+        )
 
 
 MethodFn = Callable[[CamInputs], np.ndarray]
@@ -77,8 +88,8 @@ def gradcam_plus_plus(inputs: CamInputs) -> np.ndarray:
     equations, followed here and by pytorch-grad-cam, do not.)
     """
     g, a = inputs.gradients.astype(np.float64), inputs.activations.astype(np.float64)
-    g2 = g ** 2
-    denominator = 2 * g2 + a.sum(axis=(1, 2), keepdims=True) * g ** 3
+    g2 = g**2
+    denominator = 2 * g2 + a.sum(axis=(1, 2), keepdims=True) * g**3
     alpha = np.divide(g2, denominator, out=np.zeros_like(g2), where=denominator != 0)
     weights = (alpha * np.maximum(g, 0)).sum(axis=(1, 2))
     return weighted_sum(a, weights)
@@ -102,8 +113,10 @@ def layercam(inputs: CamInputs) -> np.ndarray:
 
 @register("xgradcam")
 def xgradcam(inputs: CamInputs) -> np.ndarray:
-    """XGrad-CAM (Fu et al. 2020): alpha_k = sum_ij (A^k_ij / sum_ab A^k_ab) g^k_ij; a channel whose
-    activations sum to 0 gets weight 0."""
+    """XGrad-CAM (Fu et al. 2020): alpha_k = sum_ij (A^k_ij / sum_ab A^k_ab) g^k_ij.
+
+    A channel whose activations sum to 0 gets weight 0.
+    """
     a = inputs.activations.astype(np.float64)
     totals = a.sum(axis=(1, 2), keepdims=True)
     share = np.divide(a, totals, out=np.zeros_like(a), where=totals != 0)

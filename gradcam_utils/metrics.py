@@ -29,9 +29,7 @@ from scipy import ndimage
 
 from .errors import GradCAMError
 from .overlay import check_heatmaps
-from .resize import check_size
-from .resize import upsample_heatmap
-from .resize import upsample_maps
+from .resize import check_size, upsample_heatmap, upsample_maps
 
 __all__ = [
     "upsample_heatmap",
@@ -125,7 +123,7 @@ def pointing_game(heatmap, mask, tolerance: float = 0):
             f"mask(s) {np.flatnonzero(empty).tolist()} are empty: the pointing game needs an object to point at"
         )
     hits = np.zeros(len(maps), dtype=bool)
-    for i, (m, obj) in enumerate(zip(maps, masks)):
+    for i, (m, obj) in enumerate(zip(maps, masks, strict=True)):
         peak, low = m.max(), m.min()
         if peak == low:
             continue  # flat map: no maximum to speak of (see docstring)

@@ -1,5 +1,6 @@
-"""Bilinear upsampling of heatmaps, shared by the overlays (what learners see) and the metrics (what is scored),
-so both use the same picture.
+"""One bilinear upsampling of heatmaps for the overlays and the metrics.
+
+The overlays (what learners see) and the metrics (what is scored) share it, so both use the same picture.
 
 Bilinear with half-pixel centres only ever averages neighbouring cells, so the result stays within the map's
 range; bicubic would overshoot and invent values the map never had.
@@ -31,14 +32,16 @@ def _interpolation_matrix(n_in: int, n_out: int) -> np.ndarray:
     return weights
 
 
-def check_size(size, name: str = "size", *, minimum: int = 1, allow_int: bool = False,
-               error: type[GradCAMError] = GradCAMError) -> tuple[int, int]:
+def check_size(
+    size, name: str = "size", *, minimum: int = 1, allow_int: bool = False, error: type[GradCAMError] = GradCAMError
+) -> tuple[int, int]:
     """``size`` as (height, width) ints, or a clear ``error`` naming ``name``: the one size check of the package.
 
     Integers only (numpy's too; not bools, not floats such as 16.0, which would be truncated silently), each at least
     ``minimum``; ``allow_int=True`` also takes one int for a square. Used by ``load_image``, ``make_shapes`` and the
     upsampling of heatmaps and metrics.
     """
+
     def is_int(value) -> bool:
         return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -52,8 +55,9 @@ def check_size(size, name: str = "size", *, minimum: int = 1, allow_int: bool = 
             ok = False
         if not ok or min(height, width) <= 0:
             square = "an int or " if allow_int else ""
-            raise error(f"{name} must be {square}a pair of positive integers (height, width), e.g. (299, 299); "
-                        f"got {size!r}")
+            raise error(
+                f"{name} must be {square}a pair of positive integers (height, width), e.g. (299, 299); got {size!r}"
+            )
     if min(height, width) < minimum:
         raise error(f"{name} must be at least {minimum} pixels per side, got {(int(height), int(width))}")
     return int(height), int(width)

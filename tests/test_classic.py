@@ -4,14 +4,14 @@ route written independently of gradcam_utils."""
 
 import warnings
 
+import article_reference as article
 import keras
 import numpy as np
 import pytest
+from helpers import tiny_functional
 from PIL import Image
 
 import gradcam_utils as gc
-import article_reference as article
-from helpers import tiny_functional
 
 
 def test_one_image_on_a_logits_model_equals_the_article(images):
@@ -29,7 +29,7 @@ def test_article_mixes_the_batch_and_ours_does_not(images):
     # GAP -> Dense head, it would be the same for all images and the article's bug would not show).
     model = tiny_functional()
     ours = gc.make_gradcam_heatmap(images, model, "conv1_act", pred_index=1)
-    alone = [gc.make_gradcam_heatmap(images[i:i + 1], model, "conv1_act", 1) for i in range(4)]
+    alone = [gc.make_gradcam_heatmap(images[i : i + 1], model, "conv1_act", 1) for i in range(4)]
     np.testing.assert_allclose(ours, np.stack(alone), atol=1e-6)
     theirs_batched = article.make_gradcam_heatmap(images, model, "conv1_act", 1)
     theirs_alone = article.make_gradcam_heatmap(images[:1], model, "conv1_act", 1)
@@ -100,8 +100,9 @@ def test_article_overlay_stretches_the_whole_picture_and_ours_blends(tmp_path):
     Image.fromarray(np.full((12, 16, 3), 100, np.uint8)).save(tmp_path / "grey.png")
     cold = np.zeros((3, 4), np.float32)
     np.testing.assert_array_equal(article.overlay(tmp_path / "grey.png", cold), np.full((12, 16, 3), (0, 0, 255)))
-    np.testing.assert_array_equal(gc.overlay_heatmap(tmp_path / "grey.png", cold, alpha=0.4),
-                                  np.full((12, 16, 3), (60, 60, 111)))
+    np.testing.assert_array_equal(
+        gc.overlay_heatmap(tmp_path / "grey.png", cold, alpha=0.4), np.full((12, 16, 3), (60, 60, 111))
+    )
 
 
 def test_article_loads_nearest_neighbour_and_ours_bilinear(tmp_path):

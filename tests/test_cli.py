@@ -469,3 +469,12 @@ def test_installed_console_script_runs_offline(tmp_path):
     assert "explained 1 of 1" in done.stdout
     assert json.loads((out / "results.json").read_text(encoding="utf-8"))["images"][0]["class_index"] == 967
     assert (out / "overlays" / "espresso.png").is_file() and (out / "index.html").is_file()
+
+
+def test_list_methods_gives_each_method_a_whole_sentence(capsys):
+    # one line per method, from the first line of its docstring: a summary cut mid-sentence would end without a stop
+    assert cli.main(["list-methods"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == gc.available_methods()
+    for line in lines:
+        assert line.endswith("."), line

@@ -5,10 +5,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import assert_unchanged, model_fingerprint, tiny_functional, tiny_sequential
 
 import gradcam_utils as gc
 from gradcam_utils import engine
-from helpers import assert_unchanged, model_fingerprint, tiny_functional, tiny_sequential
 
 
 def cam_reference(activations, dense_kernel, classes):
@@ -28,8 +28,11 @@ def test_gradcam_equals_cam_on_a_gap_dense_head(images):
     logits = model(images).numpy()
     np.testing.assert_array_equal(result.class_indices, logits.argmax(axis=1))
     np.testing.assert_allclose(result.scores, logits.max(axis=1), rtol=1e-6)
-    expected = cam_reference(layer_activations(model, "conv2_act", images),
-                             model.get_layer("predictions").kernel.numpy(), result.class_indices)
+    expected = cam_reference(
+        layer_activations(model, "conv2_act", images),
+        model.get_layer("predictions").kernel.numpy(),
+        result.class_indices,
+    )
     np.testing.assert_allclose(result.heatmaps, expected, rtol=1e-5, atol=1e-7)
     assert result.heatmaps.dtype == np.float32 and result.heatmaps.shape == (4, 4, 4)
 
@@ -50,7 +53,7 @@ def test_normalised_maps_lie_in_unit_range_with_max_one(images):
 def test_softmax_model_is_explained_with_its_logits(images):
     logits_model = tiny_functional(activation=None)
     softmax_model = tiny_functional(activation="softmax")  # same seed: same weights
-    for a, b in zip(logits_model.get_weights(), softmax_model.get_weights()):
+    for a, b in zip(logits_model.get_weights(), softmax_model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     ours = gc.explain(softmax_model, images, class_index=[0, 1, 2, 0], normalize=False)
     ref = gc.explain(logits_model, images, class_index=[0, 1, 2, 0], normalize=False)
@@ -73,7 +76,7 @@ def test_batch_gives_each_image_its_own_map(images):
     classes = [2, 0, 1, 2]
     batched = gc.explain(model, images, class_index=classes)
     for i in range(len(images)):
-        alone = gc.explain(model, images[i:i + 1], class_index=classes[i])
+        alone = gc.explain(model, images[i : i + 1], class_index=classes[i])
         np.testing.assert_allclose(batched.heatmaps[i], alone.heatmaps[0], rtol=1e-5, atol=1e-7)
         assert alone.class_indices[0] == classes[i]
 
@@ -83,8 +86,9 @@ def test_class_index_forms(images):
     top = model(images).numpy().argmax(axis=1)
     np.testing.assert_array_equal(gc.explain(model, images).class_indices, top)
     np.testing.assert_array_equal(gc.explain(model, images, class_index=1).class_indices, [1, 1, 1, 1])
-    np.testing.assert_array_equal(gc.explain(model, images, class_index=np.array([0, 1, 2, 1])).class_indices,
-                                  [0, 1, 2, 1])
+    np.testing.assert_array_equal(
+        gc.explain(model, images, class_index=np.array([0, 1, 2, 1])).class_indices, [0, 1, 2, 1]
+    )
 
 
 @pytest.mark.parametrize("bad", [3, -1, [0, 1, 2, 7], [0, 1], 1.5, "cat", [True, False, True, False]])
@@ -145,8 +149,7 @@ def test_sequential_model_with_batchnorm_and_dropout_matches_closed_form(images)
     acts = np.maximum(layer_activations(model, "conv1", images), 0)  # conv1 applies its ReLU inside
     scale = gamma / np.sqrt(var + bn.epsilon)
     kernel = model.get_layer("predictions").kernel.numpy() * scale[:, None]
-    np.testing.assert_allclose(result.heatmaps, cam_reference(acts, kernel, result.class_indices),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.heatmaps, cam_reference(acts, kernel, result.class_indices), rtol=1e-5, atol=1e-6)
 
 
 def nested_reference(base, head_layers, layer_name, images, class_index):
@@ -203,8 +206,9 @@ def test_frozen_base_still_gets_gradients(small_images):
     keras.utils.set_random_seed(7)
     base = keras.applications.Xception(weights=None, include_top=False, input_shape=(71, 71, 3))
     base.trainable = False
-    model = keras.Sequential([keras.Input((71, 71, 3)), base, keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [keras.Input((71, 71, 3)), base, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)]
+    )
     model.trainable = False
     maps = gc.compute_heatmaps(model, small_images, "block10_sepconv3_act", class_index=0)
     assert np.isfinite(maps).all() and (maps.max(axis=(1, 2)) == 1).all()
@@ -239,8 +243,7 @@ def test_subclassed_model_is_refused_clearly(images):
 
 
 def test_unbuilt_model_is_refused_clearly(images):
-    model = keras.Sequential([keras.layers.Conv2D(2, 3), keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(2)])
+    model = keras.Sequential([keras.layers.Conv2D(2, 3), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
     with pytest.raises(gc.UnsupportedModelError, match="not been built"):
         gc.compute_heatmaps(model, images)
 
@@ -250,16 +253,19 @@ def test_unknown_method_lists_the_available_ones(images):
         gc.compute_heatmaps(tiny_functional(), images, method="magic")
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.zeros((8, 8), np.float32), "shape"),
-    (np.zeros((1, 2, 8, 8, 3), np.float32), "shape"),
-    (np.zeros((2, 9, 8, 3), np.float32), "expects images of shape"),
-    (np.zeros((2, 8, 8, 1), np.float32), "expects images of shape"),
-    (np.full((1, 8, 8, 3), np.nan, np.float32), "NaN"),
-    (np.zeros((0, 8, 8, 3), np.float32), "empty"),
-    (np.array([["a"]]), "numeric"),
-    (np.zeros((1, 8, 8, 3), bool), "numeric"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((8, 8), np.float32), "shape"),
+        (np.zeros((1, 2, 8, 8, 3), np.float32), "shape"),
+        (np.zeros((2, 9, 8, 3), np.float32), "expects images of shape"),
+        (np.zeros((2, 8, 8, 1), np.float32), "expects images of shape"),
+        (np.full((1, 8, 8, 3), np.nan, np.float32), "NaN"),
+        (np.zeros((0, 8, 8, 3), np.float32), "empty"),
+        (np.array([["a"]]), "numeric"),
+        (np.zeros((1, 8, 8, 3), bool), "numeric"),
+    ],
+)
 def test_bad_images_are_clear_errors(bad, match):
     with pytest.raises(gc.ImageInputError, match=match):
         gc.compute_heatmaps(tiny_functional(), bad)
@@ -275,7 +281,8 @@ def test_layer_whose_gradient_is_blocked_is_refused(images):
     side = keras.layers.Conv2D(2, 3, activation="relu", name="side_conv")(inputs)
     main = keras.layers.Conv2D(2, 3, activation="relu", name="main_conv")(inputs)
     pooled = keras.layers.GlobalAveragePooling2D()(main) + keras.ops.stop_gradient(
-        keras.layers.GlobalAveragePooling2D()(side))
+        keras.layers.GlobalAveragePooling2D()(side)
+    )
     model = keras.Model(inputs, keras.layers.Dense(2)(pooled))
     assert gc.compute_heatmaps(model, images, "main_conv").shape == (4, 6, 6)
     with pytest.raises(gc.LayerError, match="does not depend on layer 'side_conv'"):

@@ -19,8 +19,14 @@ def test_sources_path_bytes_fileobj_pil_and_array_agree(tmp_path):
     pixels = np.random.default_rng(0).integers(0, 256, (4, 6, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(tmp_path / "p.png")
     data = (tmp_path / "p.png").read_bytes()
-    for source in (tmp_path / "p.png", str(tmp_path / "p.png"), data, io.BytesIO(data),
-                   Image.fromarray(pixels), pixels):
+    for source in (
+        tmp_path / "p.png",
+        str(tmp_path / "p.png"),
+        data,
+        io.BytesIO(data),
+        Image.fromarray(pixels),
+        pixels,
+    ):
         out = gc.load_image(source)
         assert out.dtype == np.uint8 and out.shape == (4, 6, 3)
         np.testing.assert_array_equal(out, pixels)
@@ -92,14 +98,17 @@ def test_resize_and_float_arrays():
     assert gc.load_image(np.zeros((10, 20, 1), np.uint8), size=(3, 3), interpolation="nearest").shape == (3, 3, 3)
 
 
-@pytest.mark.parametrize("source, error, match", [
-    (np.zeros((2, 2, 2), np.uint8), gc.ImageInputError, "shape"),
-    (np.zeros((2, 2, 3), np.int64), gc.ImageInputError, "dtype"),
-    (np.full((2, 2, 3), 2.0), gc.ImageInputError, r"\[0, 1\]"),
-    (np.full((2, 2, 3), np.nan), gc.ImageInputError, "NaN"),
-    (b"<html>not found</html>", gc.ImageLoadError, "not an image"),
-    (12345, gc.ImageInputError, "Expected a path"),
-])
+@pytest.mark.parametrize(
+    "source, error, match",
+    [
+        (np.zeros((2, 2, 2), np.uint8), gc.ImageInputError, "shape"),
+        (np.zeros((2, 2, 3), np.int64), gc.ImageInputError, "dtype"),
+        (np.full((2, 2, 3), 2.0), gc.ImageInputError, r"\[0, 1\]"),
+        (np.full((2, 2, 3), np.nan), gc.ImageInputError, "NaN"),
+        (b"<html>not found</html>", gc.ImageLoadError, "not an image"),
+        (12345, gc.ImageInputError, "Expected a path"),
+    ],
+)
 def test_bad_sources_are_clear_errors(source, error, match):
     with pytest.raises(error, match=match):
         gc.load_image(source)
@@ -144,7 +153,17 @@ def test_size_check_is_the_shared_one():
 
 def test_png_bytes_round_trip():
     from gradcam_utils.images import png_bytes
+
     pixels = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
     data = png_bytes(pixels)
     assert data.startswith(b"\x89PNG")
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(data))), pixels)
+
+
+def test_a_batch_whose_rank_differs_from_the_models_input_is_refused():
+    from gradcam_utils.images import to_batch
+
+    assert to_batch(np.zeros((1, 8, 8, 3)), expected_shape=(8, 8, 3)).shape == (1, 8, 8, 3)
+    # (8, 8) matches the first two axes: comparing only as far as the shorter shape goes would let it through
+    with pytest.raises(gc.ImageInputError, match=r"expects images of shape \(batch, 8, 8\)"):
+        to_batch(np.zeros((1, 8, 8, 3)), expected_shape=(8, 8))

@@ -337,7 +337,7 @@ def test_metrics_do_not_modify_their_inputs():
     weakly_supervised_box(maps, image_size=(32, 32))
     box_iou(boxes, boxes[::-1])
     box_to_mask(boxes, (32, 32))
-    for original, array in zip(before, (maps, masks, boxes)):
+    for original, array in zip(before, (maps, masks, boxes), strict=True):
         np.testing.assert_array_equal(original, array)
     # the same map given at full size (no upsampling path) must not be modified either
     full = _frozen(rng.random((32, 32)))
@@ -387,14 +387,17 @@ def test_bootstrap_ci_is_seeded_and_leaves_its_input_alone():
     np.testing.assert_array_equal(values, before)
 
 
-@pytest.mark.parametrize("values, kwargs, message", [
-    ([1.0], {}, "at least two"),
-    (np.zeros((3, 2)), {}, "one number per image"),
-    ([1.0, np.nan], {}, "NaN"),
-    (["a", "b"], {}, "real numbers"),
-    ([1.0, 2.0], {"n": 0}, "positive int"),
-    ([1.0, 2.0], {"level": 1.0}, "level"),
-])
+@pytest.mark.parametrize(
+    "values, kwargs, message",
+    [
+        ([1.0], {}, "at least two"),
+        (np.zeros((3, 2)), {}, "one number per image"),
+        ([1.0, np.nan], {}, "NaN"),
+        (["a", "b"], {}, "real numbers"),
+        ([1.0, 2.0], {"n": 0}, "positive int"),
+        ([1.0, 2.0], {"level": 1.0}, "level"),
+    ],
+)
 def test_bootstrap_ci_rejects_bad_input(values, kwargs, message):
     from gradcam_utils.errors import GradCAMError
     from gradcam_utils.metrics import bootstrap_ci

@@ -41,11 +41,14 @@ def test_bilinear_upsampling_stays_in_range_and_interpolates():
     np.testing.assert_allclose(inner, inner[0], atol=1e-6)
 
 
-@pytest.mark.parametrize("heatmap, match", [
-    (np.full((3, 3), np.nan), "NaN"),
-    (np.full((3, 3), 2.0), r"\[0, 1\]"),
-    (np.zeros((2, 3, 3)), "2-D"),
-])
+@pytest.mark.parametrize(
+    "heatmap, match",
+    [
+        (np.full((3, 3), np.nan), "NaN"),
+        (np.full((3, 3), 2.0), r"\[0, 1\]"),
+        (np.zeros((2, 3, 3)), "2-D"),
+    ],
+)
 def test_bad_heatmaps_are_clear_errors(heatmap, match):
     with pytest.raises(gc.ImageInputError, match=match):
         gc.overlay_heatmap(np.zeros((4, 4, 3), np.uint8), heatmap)
@@ -66,16 +69,20 @@ def test_overlay_does_not_modify_its_inputs():
     assert (image == 10).all() and (heatmap == 0.5).all()
 
 
-@pytest.mark.parametrize("rgb, expected", [
-    ((255, 255, 255), 100.0),   # white: L* = 100 by definition of the scale
-    ((0, 0, 0), 0.0),           # black: L* = 0
-    ((119, 119, 119), 50.03),   # sRGB 119 is the usual "mid grey": Y = 0.1845, L* = 116 * Y^(1/3) - 16 = 50.03
-    ((255, 0, 0), 53.24),       # primaries: L* of sRGB red, green and blue as tabulated by colour-science
-    ((0, 255, 0), 87.74),       # references (CIELAB of sRGB primaries under D65)
-    ((0, 0, 255), 32.30),
-])
+@pytest.mark.parametrize(
+    "rgb, expected",
+    [
+        ((255, 255, 255), 100.0),  # white: L* = 100 by definition of the scale
+        ((0, 0, 0), 0.0),  # black: L* = 0
+        ((119, 119, 119), 50.03),  # sRGB 119 is the usual "mid grey": Y = 0.1845, L* = 116 * Y^(1/3) - 16 = 50.03
+        ((255, 0, 0), 53.24),  # primaries: L* of sRGB red, green and blue as tabulated by colour-science
+        ((0, 255, 0), 87.74),  # references (CIELAB of sRGB primaries under D65)
+        ((0, 0, 255), 32.30),
+    ],
+)
 def test_srgb_lightness_matches_known_values(rgb, expected):
     from gradcam_utils.overlay import srgb_lightness
+
     assert srgb_lightness(np.array(rgb, np.uint8)) == pytest.approx(expected, abs=0.01)
     assert srgb_lightness(np.array(rgb) / 255.0) == pytest.approx(expected, abs=0.01)
 
@@ -84,37 +91,44 @@ def test_srgb_lightness_linear_segment_by_hand():
     """Very dark colours use the linear pieces of both curves: sRGB 1/255 -> Y = (1/255 / 12.92) * (sum of the Y
     row = 1) -> L* = 116 * (Y / (3 (6/29)^2) + 4/29) - 16 = 903.3 * Y (CIE's kappa), computed here by hand."""
     from gradcam_utils.overlay import srgb_lightness
+
     y = 1 / 255 / 12.92
     assert srgb_lightness(np.array([1, 1, 1], np.uint8)) == pytest.approx(24389 / 27 * y, rel=1e-9)
 
 
 def test_colormap_lightness_uniform_maps_rise_and_rainbows_do_not():
     from gradcam_utils.overlay import colormap_lightness, srgb_lightness
+
     for name in ("viridis", "inferno", "gray"):
         assert (np.diff(colormap_lightness(name)) > 0).all(), name
     for name in ("jet", "turbo"):
         lightness = colormap_lightness(name)
         assert lightness.argmax() not in (0, len(lightness) - 1), name  # the lightest colour is inside the map
-        assert lightness[-1] < lightness.max() - 50, name                 # and the top value is much darker
+        assert lightness[-1] < lightness.max() - 50, name  # and the top value is much darker
     # second route: sampled at its 256 entries, the grey map's L* at entry i is the L* of the grey level i
     levels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
     np.testing.assert_allclose(colormap_lightness("gray", 256), srgb_lightness(levels), atol=1e-9)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda f, g: f(np.zeros((4, 2))), "3 channels"),
-    (lambda f, g: f(np.full((2, 3), 1.5)), r"\[0, 1\]"),
-    (lambda f, g: g("rainbowish"), "viridis"),
-    (lambda f, g: g("viridis", 1), "n is the number"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda f, g: f(np.zeros((4, 2))), "3 channels"),
+        (lambda f, g: f(np.full((2, 3), 1.5)), r"\[0, 1\]"),
+        (lambda f, g: g("rainbowish"), "viridis"),
+        (lambda f, g: g("viridis", 1), "n is the number"),
+    ],
+)
 def test_lightness_bad_input_is_a_clear_error(call, match):
     from gradcam_utils.overlay import colormap_lightness, srgb_lightness
+
     with pytest.raises(gc.GradCAMError, match=match):
         call(srgb_lightness, colormap_lightness)
 
 
 def test_srgb_lightness_does_not_modify_its_input():
     from gradcam_utils.overlay import srgb_lightness
+
     colours = np.array([[0.2, 0.4, 0.6]])
     srgb_lightness(colours)
     np.testing.assert_array_equal(colours, [[0.2, 0.4, 0.6]])
@@ -123,10 +137,14 @@ def test_srgb_lightness_does_not_modify_its_input():
 def test_one_heatmap_check_for_overlays_metrics_and_curves():
     from gradcam_utils import metrics
     from gradcam_utils.overlay import check_heatmap, check_heatmaps
+
     maps, batched = check_heatmaps(np.ones((4, 5), np.float32))
     assert maps.shape == (1, 4, 5) and maps.dtype == np.float64 and not batched
-    for bad, match in [(np.zeros((0, 3)), "empty"), (np.array([["a"]]), "real-valued"),
-                       (np.full((3, 3), np.inf), "NaN")]:
+    for bad, match in [
+        (np.zeros((0, 3)), "empty"),
+        (np.array([["a"]]), "real-valued"),
+        (np.full((3, 3), np.inf), "NaN"),
+    ]:
         with pytest.raises(gc.ImageInputError, match=match):
             gc.overlay_heatmap(np.zeros((4, 4, 3), np.uint8), bad)
         with pytest.raises(gc.GradCAMError, match=match):
