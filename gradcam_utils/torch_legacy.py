@@ -36,7 +36,7 @@ MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
 
 # torch storage class name -> numpy dtype of one element (little-endian).
-_STORAGE_DTYPES = {
+_STORAGE_DTYPES: dict[str, np.dtype] = {
     "FloatStorage": np.dtype("<f4"),
     "DoubleStorage": np.dtype("<f8"),
     "HalfStorage": np.dtype("<f2"),
@@ -48,9 +48,7 @@ _STORAGE_DTYPES = {
     "BoolStorage": np.dtype("?"),
 }
 
-_EXPECTED = (
-    "expected a PyTorch state dict in the legacy (pre-1.6, non-zip) torch.save format"
-)
+_EXPECTED = "expected a PyTorch state dict in the legacy (pre-1.6, non-zip) torch.save format"
 
 
 @dataclass(frozen=True)
@@ -78,8 +76,7 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, *_ignored):
     """Stand-in for torch._utils._rebuild_tensor_v2: the data are read later."""
     if not isinstance(storage, _StorageRef):
         raise TorchLegacyFormatError(f"{_EXPECTED}; a tensor refers to {storage!r}, not a storage")
-    return _PendingTensor(storage, int(storage_offset), tuple(int(n) for n in size),
-                          tuple(int(n) for n in stride))
+    return _PendingTensor(storage, int(storage_offset), tuple(int(n) for n in size), tuple(int(n) for n in stride))
 
 
 _ALLOWED_GLOBALS = {
@@ -100,6 +97,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.storages = {}
 
     def find_class(self, module, name):
+        """The allowed global ``module.name``; DisallowedGlobalError for any other."""
         try:
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
@@ -110,6 +108,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             ) from None
 
     def persistent_load(self, pid):
+        """The storage reference a tensor points at, checked and recorded in ``self.storages``."""
         if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"):
             raise TorchLegacyFormatError(f"{_EXPECTED}; unexpected persistent id {pid!r}")
         _, storage_type, key, _location, numel, view_metadata = pid
@@ -130,8 +129,7 @@ def _load_pickle(stream, what, storages=None):
         raise
     except Exception as exc:  # pickle reports corrupt data with many exception types
         raise TorchLegacyFormatError(
-            f"{_EXPECTED}; could not read the {what} ({type(exc).__name__}: {exc}). "
-            "The file is truncated or corrupt."
+            f"{_EXPECTED}; could not read the {what} ({type(exc).__name__}: {exc}). The file is truncated or corrupt."
         ) from exc
     if storages is not None:
         storages.update(unpickler.storages)
@@ -176,12 +174,19 @@ def _read_storages(stream, refs, keys):
     return arrays
 
 
+def _last_element(tensor) -> int:
+    """Index in its storage of the tensor's last element (size and stride have the same length)."""
+    return tensor.offset + sum((n - 1) * s for n, s in zip(tensor.size, tensor.stride, strict=True))
+
+
 def _to_array(tensor, arrays):
     flat = arrays[tensor.storage.key]
     size, stride = tensor.size, tensor.stride
-    last = tensor.offset + sum((n - 1) * s for n, s in zip(size, stride))
-    if len(size) != len(stride) or min(size + stride, default=0) < 0 or tensor.offset < 0 or (
-        0 not in size and (last >= flat.size or math.prod(size) > flat.size)
+    if (
+        len(size) != len(stride)
+        or min(size + stride, default=0) < 0
+        or tensor.offset < 0
+        or (0 not in size and (_last_element(tensor) >= flat.size or math.prod(size) > flat.size))
     ):  # the last test refuses broadcast views, which could claim terabytes
         raise TorchLegacyFormatError(
             f"{_EXPECTED}; a tensor of size {size}, stride {stride} and offset {tensor.offset} "
@@ -189,7 +194,7 @@ def _to_array(tensor, arrays):
         )
     itemsize = flat.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(
-        flat[tensor.offset:],
+        flat[tensor.offset :],
         shape=size,
         strides=tuple(s * itemsize for s in stride),
         writeable=False,
@@ -197,7 +202,7 @@ def _to_array(tensor, arrays):
     return np.array(view, dtype=flat.dtype.newbyteorder("="), order="C")
 
 
-def load_state_dict(source: str | os.PathLike | BinaryIO) -> "collections.OrderedDict[str, np.ndarray]":
+def load_state_dict(source: str | os.PathLike | BinaryIO) -> collections.OrderedDict[str, np.ndarray]:
     """Read a legacy-format torch state dict into ``OrderedDict[name, np.ndarray]``.
 
     ``source`` is a path or a binary file object (read from its current position).
@@ -212,7 +217,7 @@ def load_state_dict(source: str | os.PathLike | BinaryIO) -> "collections.Ordere
         with open(source, "rb") as fh:
             stream = io.BytesIO(fh.read())
     _read_header(stream)
-    refs = {}
+    refs: dict[str, _StorageRef] = {}
     obj = _load_pickle(stream, "state dict pickle", storages=refs)
     if not isinstance(obj, dict) or not all(
         isinstance(k, str) and isinstance(v, _PendingTensor) for k, v in obj.items()

@@ -32,8 +32,14 @@ def keras_cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
 
 
-def resolve_weights(weights_path=None, *, origin: str = WEIGHTS_URL, file_hash: str | None = WEIGHTS_MD5,
-                    cache_dir=None, download: bool = True) -> Path:
+def resolve_weights(
+    weights_path=None,
+    *,
+    origin: str = WEIGHTS_URL,
+    file_hash: str | None = WEIGHTS_MD5,
+    cache_dir=None,
+    download: bool = True,
+) -> Path:
     """Find the ImageNet weights file (see the module docstring for the order); download it if allowed."""
     if weights_path is not None:
         return _existing(Path(weights_path), "the weights_path argument")
@@ -47,8 +53,9 @@ def resolve_weights(weights_path=None, *, origin: str = WEIGHTS_URL, file_hash: 
         raise WeightsUnavailableError(_missing_message(cached, "downloading was not allowed"))
     cache.mkdir(parents=True, exist_ok=True)  # Keras silently falls back to /tmp/.keras for a missing folder
     try:
-        fetched = keras.utils.get_file(WEIGHTS_FILE, origin, cache_subdir="models", file_hash=file_hash,
-                                       cache_dir=str(cache))
+        fetched = keras.utils.get_file(
+            WEIGHTS_FILE, origin, cache_subdir="models", file_hash=file_hash, cache_dir=str(cache)
+        )
     except Exception as err:  # Keras raises a bare Exception for network errors, ValueError for a bad hash
         raise WeightsUnavailableError(_missing_message(cached, f"the download failed: {err}")) from None
     return Path(fetched)
@@ -65,8 +72,10 @@ def weights_available(cache_dir=None) -> bool:
 
 def _existing(path: Path, where: str) -> Path:
     if not path.is_file():
-        raise WeightsUnavailableError(f"{where} names '{path}', but there is no file there. It should be "
-                                      f"{WEIGHTS_FILE} (about 88 MB, MD5 {WEIGHTS_MD5}).")
+        raise WeightsUnavailableError(
+            f"{where} names '{path}', but there is no file there. It should be "
+            f"{WEIGHTS_FILE} (about 88 MB, MD5 {WEIGHTS_MD5})."
+        )
     return path
 
 
@@ -79,13 +88,15 @@ def _md5(path: Path) -> str:
 
 
 def _missing_message(cached: Path, why: str) -> str:
-    return (f"The Xception ImageNet weights are not available ({why}). The file needed is {WEIGHTS_FILE} "
-            f"(about 88 MB, MD5 {WEIGHTS_MD5}). Two ways to provide it:\n"
-            f"  1. on a machine with internet, run `gradcam-fetch-xception` (it saves to {cached}), or copy the "
-            f"file there;\n"
-            f"  2. put the file anywhere and set {ENV_VAR}=/path/to/{WEIGHTS_FILE} (or pass weights_path=...).\n"
-            "Or use the embedded model, which needs no download: load_model('efficientnet_lite0'), or "
-            "load_model('xception', fallback=True).")
+    return (
+        f"The Xception ImageNet weights are not available ({why}). The file needed is {WEIGHTS_FILE} "
+        f"(about 88 MB, MD5 {WEIGHTS_MD5}). Two ways to provide it:\n"
+        f"  1. on a machine with internet, run `gradcam-fetch-xception` (it saves to {cached}), or copy the "
+        f"file there;\n"
+        f"  2. put the file anywhere and set {ENV_VAR}=/path/to/{WEIGHTS_FILE} (or pass weights_path=...).\n"
+        "Or use the embedded model, which needs no download: load_model('efficientnet_lite0'), or "
+        "load_model('xception', fallback=True)."
+    )
 
 
 def build_xception(weights_path) -> keras.Model:
@@ -93,8 +104,10 @@ def build_xception(weights_path) -> keras.Model:
     try:
         return keras.applications.Xception(weights=str(weights_path), classifier_activation=None)
     except (OSError, ValueError, KeyError) as err:
-        raise GradCAMError(f"'{weights_path}' could not be loaded as Xception ImageNet weights ({err}). It should "
-                           f"be {WEIGHTS_FILE} (MD5 {WEIGHTS_MD5}); fetch it again.") from None
+        raise GradCAMError(
+            f"'{weights_path}' could not be loaded as Xception ImageNet weights ({err}). It should "
+            f"be {WEIGHTS_FILE} (MD5 {WEIGHTS_MD5}); fetch it again."
+        ) from None
 
 
 def preprocess_input(images):
