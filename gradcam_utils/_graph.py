@@ -36,17 +36,23 @@ def graph_of(model: keras.Model):
     if graph is None:
         raise UnsupportedModelError(
             f"Model '{model.name}' ({type(model).__name__}) has no layer graph to open up: subclassed models hide "
-            "their intermediate activations. Build it with the functional API or keras.Sequential.")
+            "their intermediate activations. Build it with the functional API or keras.Sequential."
+        )
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise UnsupportedModelError(f"Model '{model.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} "
-                                    "outputs; Grad-CAM here explains single-input, single-output classifiers.")
+        raise UnsupportedModelError(
+            f"Model '{model.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} "
+            "outputs; Grad-CAM here explains single-input, single-output classifiers."
+        )
     return graph
 
 
 def calls_on(layer, tensor) -> list[tuple[list, list]]:
     """(input tensors, output tensors) of each call of ``layer`` whose only input is ``tensor``, in any model."""
-    return [(list(node.input_tensors), list(node.output_tensors)) for node in layer._inbound_nodes
-            if len(node.input_tensors) == 1 and node.input_tensors[0] is tensor]
+    return [
+        (list(node.input_tensors), list(node.output_tensors))
+        for node in layer._inbound_nodes
+        if len(node.input_tensors) == 1 and node.input_tensors[0] is tensor
+    ]
 
 
 def output_operation(graph):
@@ -59,8 +65,10 @@ def model_shapes(model: keras.Model) -> tuple[tuple, int | None]:
     graph = graph_of(model)
     out_shape = graph.outputs[0].shape
     if len(out_shape) != 2:
-        raise UnsupportedModelError(f"Model '{model.name}' outputs shape {tuple(out_shape)}; Grad-CAM needs "
-                                    "class scores of shape (batch, classes).")
+        raise UnsupportedModelError(
+            f"Model '{model.name}' outputs shape {tuple(out_shape)}; Grad-CAM needs "
+            "class scores of shape (batch, classes)."
+        )
     return tuple(graph.inputs[0].shape[1:]), out_shape[-1]
 
 
@@ -100,19 +108,23 @@ def pre_activation(op):
     if isinstance(op, keras.Model):
         return lambda inputs, *a, **k: forward(op, inputs, None, logits=True)
     is_prob_layer = isinstance(op, keras.layers.Softmax) or (
-        isinstance(op, keras.layers.Activation) and op.activation in PROBABILITY_ACTIVATIONS)
+        isinstance(op, keras.layers.Activation) and op.activation in PROBABILITY_ACTIVATIONS
+    )
     if is_prob_layer or (type(op).__name__ in PROBABILITY_OPS and not isinstance(op, keras.layers.Layer)):
         return lambda inputs, *a, **k: inputs  # its input is the score before the probability
     if getattr(op, "activation", None) in PROBABILITY_ACTIVATIONS:
         if isinstance(op, keras.layers.Dense):
+
             def dense_logits(inputs, *a, **k):
                 out = keras.ops.matmul(inputs, op.kernel)
                 return out + op.bias if op.use_bias else out
+
             return dense_logits
         raise UnsupportedModelError(
             f"The model's last layer '{op.name}' ({type(op).__name__}) applies {op.activation.__name__} inside "
             "itself, and only a final Dense layer can be read without it. Build the model with a linear last layer "
-            "followed by a separate Activation('softmax') layer, or pass a model that outputs logits.")
+            "followed by a separate Activation('softmax') layer, or pass a model that outputs logits."
+        )
     return lambda *args, **kwargs: call_inference(op, *args, **kwargs)
 
 

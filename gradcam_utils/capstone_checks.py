@@ -35,27 +35,43 @@ def check_capstone_layer(model, answer) -> Feedback:
     expected = default_layer_name(model)
     names = [layer.name for layer in model.layers]
     if answer == expected:
-        return Feedback(True, f"Right: {expected!r} is the last layer with positions (rows x columns) whose "
-                              "features the head turns into class scores.")
+        return Feedback(
+            True,
+            f"Right: {expected!r} is the last layer with positions (rows x columns) whose "
+            "features the head turns into class scores.",
+        )
     if not isinstance(answer, str) or answer not in names:
         return Feedback(False, f"{answer!r} is not a layer of {model.name!r}; its layers are {names}.")
     if not _spatial(model, answer):
-        return Feedback(False, f"{answer!r} outputs {tuple(model.get_layer(answer).output.shape)}: no rows and "
-                               "columns, so no positions to weight. Go back to the last layer that still has them.")
+        return Feedback(
+            False,
+            f"{answer!r} outputs {tuple(model.get_layer(answer).output.shape)}: no rows and "
+            "columns, so no positions to weight. Go back to the last layer that still has them.",
+        )
     if names.index(answer) > names.index(expected):
-        return Feedback(False, f"{answer!r} comes after the last convolution's rectified maps and only passes "
-                               "them on; Grad-CAM weights the feature maps themselves.")
+        return Feedback(
+            False,
+            f"{answer!r} comes after the last convolution's rectified maps and only passes "
+            "them on; Grad-CAM weights the feature maps themselves.",
+        )
     if model.get_layer(expected).input is model.get_layer(answer).output:
-        return Feedback(False, f"Almost: {answer!r} is that convolution before its ReLU. Grad-CAM weights the "
-                               "rectified feature maps, the layer right after it.")
-    return Feedback(False, f"{answer!r} is an earlier layer: its grid is finer, but its features are about edges "
-                           "and texture rather than the classes (notebook 07). Look further towards the head.")
+        return Feedback(
+            False,
+            f"Almost: {answer!r} is that convolution before its ReLU. Grad-CAM weights the "
+            "rectified feature maps, the layer right after it.",
+        )
+    return Feedback(
+        False,
+        f"{answer!r} is an earlier layer: its grid is finer, but its features are about edges "
+        "and texture rather than the classes (notebook 07). Look further towards the head.",
+    )
 
 
 def check_energy_function(energy_fn) -> Feedback:
     """08, exercise 2: a function (heatmap (h, w), mask (H, W)) -> the share of the map's energy on the mask.
 
-    Reference: ``metrics.energy_pointing_game`` (bilinear upsampling to the mask's size, then inside / total)."""
+    Reference: ``metrics.energy_pointing_game`` (bilinear upsampling to the mask's size, then inside / total).
+    """
     if (empty := _no_answer(energy_fn)) is not None:
         return empty
     if not callable(energy_fn):
@@ -69,7 +85,7 @@ def check_energy_function(energy_fn) -> Feedback:
         heatmap = rng.uniform(size=(12, 12)) ** 3  # peaked, like a real map
         mask = np.zeros((48, 48), bool)
         y, x = rng.integers(0, 30, size=2)
-        mask[y:y + 15, x:x + 12] = True
+        mask[y : y + 15, x : x + 12] = True
         cases.append((heatmap, mask))
     cases.append((np.zeros((12, 12)), cases[0][1]))  # no evidence anywhere
     got = []
@@ -81,30 +97,44 @@ def check_energy_function(energy_fn) -> Feedback:
             return Feedback(False, f"Your function raised {type(err).__name__}: {err}")
     expected = [float(energy_pointing_game(h, m)) for h, m in cases]
     if np.allclose(got, expected, atol=1e-6):
-        return Feedback(True, "Right: upsample the map to the mask's size, then energy on the mask / total energy "
-                              "(0 for a map with no energy at all).")
+        return Feedback(
+            True,
+            "Right: upsample the map to the mask's size, then energy on the mask / total energy "
+            "(0 for a map with no energy at all).",
+        )
     if np.allclose(got[:3], expected[:3], atol=1e-6):
         return Feedback(False, f"Almost: a map of zeros has no energy anywhere; return 0.0 for it (got {got[3]}).")
-    nearest = [float((np.kron(h, np.ones((4, 4))) * m).sum() / np.kron(h, np.ones((4, 4))).sum())
-               for h, m in cases[:3]]
+    nearest = [float((np.kron(h, np.ones((4, 4))) * m).sum() / np.kron(h, np.ones((4, 4))).sum()) for h, m in cases[:3]]
     if np.allclose(got[:3], nearest, atol=1e-6):
-        return Feedback(False, "Close: you enlarged the map by repeating cells; upsample it bilinearly with "
-                               "gc.upsample_heatmap(heatmap, mask.shape), as the metric does.")
+        return Feedback(
+            False,
+            "Close: you enlarged the map by repeating cells; upsample it bilinearly with "
+            "gc.upsample_heatmap(heatmap, mask.shape), as the metric does.",
+        )
     mean_on = [float(upsample_heatmap(h, m.shape)[m].mean()) for h, m in cases[:3]]
     if np.allclose(got[:3], mean_on, atol=1e-6):
-        return Feedback(False, "You took the mean of the map on the object; the share is the SUM on the object "
-                               "divided by the SUM over the whole picture.")
-    return Feedback(False, "Not yet. Hint: up = gc.upsample_heatmap(heatmap, mask.shape); then "
-                           "up[mask].sum() / up.sum() (and 0.0 when the sum is 0).")
+        return Feedback(
+            False,
+            "You took the mean of the map on the object; the share is the SUM on the object "
+            "divided by the SUM over the whole picture.",
+        )
+    return Feedback(
+        False,
+        "Not yet. Hint: up = gc.upsample_heatmap(heatmap, mask.shape); then "
+        "up[mask].sum() / up.sum() (and 0.0 when the sum is 0).",
+    )
 
 
 def sanity_verdict(model, images, layer_name: str) -> tuple[bool, np.ndarray]:
-    """08: (passes, mean rank correlation per step) of Grad-CAM under the cascading randomisation test on the
-    first SANITY_IMAGES images, top SANITY_STEPS layers, seed 0 (see SANITY_THRESHOLD)."""
+    """08: (passes, mean rank correlation per step) of Grad-CAM under the cascading randomisation test.
+
+    Run on the first SANITY_IMAGES images, top SANITY_STEPS layers, seed 0 (see SANITY_THRESHOLD).
+    """
     from .sanity import cascading_randomization
 
-    result = cascading_randomization(model, np.asarray(images)[:SANITY_IMAGES], layer_name, max_steps=SANITY_STEPS,
-                                     seed=0, guided_maps=False)
+    result = cascading_randomization(
+        model, np.asarray(images)[:SANITY_IMAGES], layer_name, max_steps=SANITY_STEPS, seed=0, guided_maps=False
+    )
     means = np.array([row["gradcam"] for row in result.rows()])
     return bool(np.all(means < SANITY_THRESHOLD)), means
 
@@ -118,11 +148,17 @@ def check_sanity_prediction(model, images, layer_name: str, answer) -> Feedback:
     passes, means = sanity_verdict(model, images, layer_name)
     numbers = ", ".join(f"{m:.2f}" for m in means)
     if bool(answer) == passes:
-        return Feedback(True, f"Right: mean rank correlations {numbers} after the first {len(means)} steps, "
-                              f"{'all' if passes else 'not all'} below {SANITY_THRESHOLD}.")
-    return Feedback(False, f"Not what the test finds: mean rank correlations {numbers}, threshold "
-                           f"{SANITY_THRESHOLD}. Which layers does the class score depend on, and what happens to the "
-                           "gradient when they are random?")
+        return Feedback(
+            True,
+            f"Right: mean rank correlations {numbers} after the first {len(means)} steps, "
+            f"{'all' if passes else 'not all'} below {SANITY_THRESHOLD}.",
+        )
+    return Feedback(
+        False,
+        f"Not what the test finds: mean rank correlations {numbers}, threshold "
+        f"{SANITY_THRESHOLD}. Which layers does the class score depend on, and what happens to the "
+        "gradient when they are random?",
+    )
 
 
 def _gradcam_by_tape(model, layer_name: str, images: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -147,7 +183,8 @@ CAPSTONE_REPORT_KEYS = ("layer", "accuracy", "energy_on_object", "energy_random"
 def check_capstone(model, images, labels, masks, heatmaps, report) -> Feedback:
     """08, exercise 4: the learner's Grad-CAM maps of the true classes and their report, checked against the model.
 
-    ``report`` is a dict with the keys of ``CAPSTONE_REPORT_KEYS``; every number in it is recomputed here."""
+    ``report`` is a dict with the keys of ``CAPSTONE_REPORT_KEYS``; every number in it is recomputed here.
+    """
     if (empty := _no_answer(report)) is not None:
         return empty
     if not isinstance(report, dict) or set(report) != set(CAPSTONE_REPORT_KEYS):
@@ -166,19 +203,26 @@ def check_capstone(model, images, labels, masks, heatmaps, report) -> Feedback:
     if not np.allclose(maps, expected, atol=1e-3):
         logits = class_logits(model, x)
         if np.allclose(maps, _gradcam_by_tape(model, layer, x, logits.argmax(axis=1)), atol=1e-3):
-            return Feedback(False, "Your maps explain the PREDICTED class; the report measures the true class "
-                                   "(class_index=labels), so a wrong prediction still counts against the map.")
-        return Feedback(False, f"Your maps are not Grad-CAM's maps of the true classes at {layer!r}. Hint: "
-                               "gc.compute_heatmaps(model, images, report['layer'], class_index=labels).")
+            return Feedback(
+                False,
+                "Your maps explain the PREDICTED class; the report measures the true class "
+                "(class_index=labels), so a wrong prediction still counts against the map.",
+            )
+        return Feedback(
+            False,
+            f"Your maps are not Grad-CAM's maps of the true classes at {layer!r}. Hint: "
+            "gc.compute_heatmaps(model, images, report['layer'], class_index=labels).",
+        )
     accuracy = float((class_logits(model, x).argmax(axis=1) == labels).mean())
     energy = float(energy_pointing_game(expected, np.asarray(masks)).mean())
     area = float(np.asarray(masks).mean())  # a map with no information: its expected share is the object's area
     passes, means = sanity_verdict(model, x, layer)
     problems = []
     for key, value, tolerance, hint in [
-            ("accuracy", accuracy, 0.005, "the share of these pictures whose top logit is the label"),
-            ("energy_on_object", energy, 0.01, "metrics.energy_pointing_game(heatmaps, masks).mean()"),
-            ("energy_random", area, 0.01, "the same for a uniform random map; it lands near the object's area")]:
+        ("accuracy", accuracy, 0.005, "the share of these pictures whose top logit is the label"),
+        ("energy_on_object", energy, 0.01, "metrics.energy_pointing_game(heatmaps, masks).mean()"),
+        ("energy_random", area, 0.01, "the same for a uniform random map; it lands near the object's area"),
+    ]:
         try:
             off = abs(float(report[key]) - value) > tolerance
         except (TypeError, ValueError):
@@ -189,6 +233,9 @@ def check_capstone(model, images, labels, masks, heatmaps, report) -> Feedback:
         problems.append(f"passes_sanity is {passes} here (mean correlations {np.round(means, 2).tolist()})")
     if problems:
         return Feedback(False, "Not yet: " + "; ".join(problems) + ".")
-    return Feedback(True, f"Your report holds: at {layer!r} accuracy {accuracy:.1%}, energy on the object "
-                          f"{energy:.2f} against {area:.2f} for a random map, sanity check "
-                          f"{'passed' if passes else 'failed'}.")
+    return Feedback(
+        True,
+        f"Your report holds: at {layer!r} accuracy {accuracy:.1%}, energy on the object "
+        f"{energy:.2f} against {area:.2f} for a random map, sanity check "
+        f"{'passed' if passes else 'failed'}.",
+    )

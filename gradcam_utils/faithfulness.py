@@ -84,8 +84,15 @@ from .overlay import check_heatmaps
 from .resize import upsample_maps
 
 __all__ = [
-    "PerturbationCurve", "ConfidenceChange", "deletion_curve", "insertion_curve", "confidence_change",
-    "average_drop", "increase_in_confidence", "blur", "substrate_images",
+    "PerturbationCurve",
+    "ConfidenceChange",
+    "deletion_curve",
+    "insertion_curve",
+    "confidence_change",
+    "average_drop",
+    "increase_in_confidence",
+    "blur",
+    "substrate_images",
 ]
 
 BLUR_SIGMA = 5.0  # RISE's insertion substrate: Gaussian, sigma 5, kernel 11 (radius 5)
@@ -107,6 +114,7 @@ class PerturbationCurve:
 
     @property
     def mean_auc(self) -> float:
+        """The area under the curve, averaged over the batch."""
         return float(self.auc.mean())
 
 
@@ -135,8 +143,15 @@ class ConfidenceChange:
         return float(100.0 * (self.original < self.masked).mean())
 
 
-def deletion_curve(model: keras.Model, images, heatmaps, class_index=None, steps: int = DEFAULT_STEPS,
-                   batch_size: int = 64, substrate=DELETION_SUBSTRATE) -> PerturbationCurve:
+def deletion_curve(
+    model: keras.Model,
+    images,
+    heatmaps,
+    class_index=None,
+    steps: int = DEFAULT_STEPS,
+    batch_size: int = 64,
+    substrate=DELETION_SUBSTRATE,
+) -> PerturbationCurve:
     """RISE deletion: replace the most salient pixels by ``substrate`` first, and follow the class probability.
 
     Args:
@@ -153,8 +168,15 @@ def deletion_curve(model: keras.Model, images, heatmaps, class_index=None, steps
     return _curve("deletion", model, images, heatmaps, class_index, steps, batch_size, substrate)
 
 
-def insertion_curve(model: keras.Model, images, heatmaps, class_index=None, steps: int = DEFAULT_STEPS,
-                    batch_size: int = 64, substrate=INSERTION_SUBSTRATE) -> PerturbationCurve:
+def insertion_curve(
+    model: keras.Model,
+    images,
+    heatmaps,
+    class_index=None,
+    steps: int = DEFAULT_STEPS,
+    batch_size: int = 64,
+    substrate=INSERTION_SUBSTRATE,
+) -> PerturbationCurve:
     """RISE insertion: reveal the most salient pixels first onto ``substrate`` (default a blurred copy).
 
     Same arguments as :func:`deletion_curve`; here a higher AUC is better.
@@ -162,13 +184,14 @@ def insertion_curve(model: keras.Model, images, heatmaps, class_index=None, step
     return _curve("insertion", model, images, heatmaps, class_index, steps, batch_size, substrate)
 
 
-def confidence_change(model: keras.Model, images, heatmaps, class_index=None,
-                      batch_size: int = 64) -> ConfidenceChange:
+def confidence_change(model: keras.Model, images, heatmaps, class_index=None, batch_size: int = 64) -> ConfidenceChange:
     """Y (probability on each image) and O (on the image multiplied by its upsampled map), for one class each."""
     batch, maps, classes = _prepare(model, images, heatmaps, class_index)
     if maps.min() < -_MAP_RANGE_TOL or maps.max() > 1 + _MAP_RANGE_TOL:
-        raise GradCAMError(f"heatmaps must lie in [0, 1] to multiply the image (got values in [{maps.min():.3g}, "
-                           f"{maps.max():.3g}]); use explain(..., normalize=True) or divide each map by its max.")
+        raise GradCAMError(
+            f"heatmaps must lie in [0, 1] to multiply the image (got values in [{maps.min():.3g}, "
+            f"{maps.max():.3g}]); use explain(..., normalize=True) or divide each map by its max."
+        )
     masked = (batch * np.clip(maps, 0, 1)[..., None]).astype(np.float32)
     rows = np.arange(len(batch))
     original = engine.class_probabilities(model, batch, batch_size)[rows, classes]
@@ -215,11 +238,13 @@ def blur(images, sigma: float = BLUR_SIGMA) -> np.ndarray:
 
 # ----- internals --------------------------------------------------------------------------------------------------
 
+
 def _curve(kind, model, images, heatmaps, class_index, steps, batch_size, substrate) -> PerturbationCurve:
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
         raise GradCAMError(f"steps must be a positive int (e.g. {DEFAULT_STEPS}); got {steps!r}.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise GradCAMError(f"batch_size must be a positive int; got {batch_size!r}.")
+    steps, batch_size = int(steps), int(batch_size)  # numpy integers too: plain ints from here on
     batch, maps, classes = _prepare(model, images, heatmaps, class_index)
     n_images, height, width = maps.shape
     base = _substrate(substrate, batch)
@@ -230,7 +255,7 @@ def _curve(kind, model, images, heatmaps, class_index, steps, batch_size, substr
     pairs = [(b, k) for b in range(n_images) for k in range(steps + 1)]
     probabilities = np.empty((n_images, steps + 1), np.float64)
     for first in range(0, len(pairs), batch_size):
-        chunk = np.array(pairs[first:first + batch_size])
+        chunk = np.array(pairs[first : first + batch_size])
         b, k = chunk[:, 0], chunk[:, 1]
         changed = ranks[b] < counts[k][:, None, None]
         perturbed = np.where(changed[..., None], source[b], start[b]).astype(np.float32)
@@ -250,8 +275,9 @@ def _prepare(model, images, heatmaps, class_index) -> tuple[np.ndarray, np.ndarr
     if not batched and n_images != 1:
         raise GradCAMError(f"heatmaps must be a batch of maps (B, h, w), one per image; got shape {maps.shape[1:]}.")
     if len(maps) != n_images:
-        raise GradCAMError(f"Got {len(maps)} heatmaps for {n_images} images; pass one map per image, in the same "
-                           "order.")
+        raise GradCAMError(
+            f"Got {len(maps)} heatmaps for {n_images} images; pass one map per image, in the same order."
+        )
     maps = upsample_maps(maps, (height, width), target="input image")
     classes = _resolve_classes(model, batch, class_index, num_classes)
     return batch, maps, classes
@@ -286,14 +312,17 @@ def _substrate(substrate, batch: np.ndarray) -> np.ndarray:
             return blur(batch)
         if substrate == "mean":
             return np.broadcast_to(batch.mean(axis=(1, 2), keepdims=True), batch.shape).astype(np.float32)
-        raise GradCAMError(f"Unknown substrate {substrate!r}; use 'zeros', 'blur', 'mean', a number or an array "
-                           "of shape (H, W, C) or (B, H, W, C) in the model's input space.")
+        raise GradCAMError(
+            f"Unknown substrate {substrate!r}; use 'zeros', 'blur', 'mean', a number or an array "
+            "of shape (H, W, C) or (B, H, W, C) in the model's input space."
+        )
     if isinstance(substrate, numbers.Real) and not isinstance(substrate, bool):
         return np.full_like(batch, float(substrate))
     array = np.asarray(substrate, dtype=np.float32)
     if array.shape not in (batch.shape, batch.shape[1:]):
-        raise GradCAMError(f"A substrate array must have shape {batch.shape[1:]} or {batch.shape} (the images'); "
-                           f"got {array.shape}.")
+        raise GradCAMError(
+            f"A substrate array must have shape {batch.shape[1:]} or {batch.shape} (the images'); got {array.shape}."
+        )
     if not np.isfinite(array).all():
         raise GradCAMError("The substrate contains NaN or infinite values.")
     return np.broadcast_to(array, batch.shape)

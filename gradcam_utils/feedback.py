@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Feedback:
+    """An exercise check's verdict: true when correct, shown in a notebook as a tick or cross and the message."""
+
     correct: bool
     message: str
 
@@ -23,7 +25,7 @@ class Feedback:
         return ("✓ " if self.correct else "✗ ") + self.message
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _model(name: str):
     """The course's bundle ``name``, built once per session: a learner may run a check many times."""
     from .zoo import load_model

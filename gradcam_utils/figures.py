@@ -22,8 +22,14 @@ __all__ = ["explained_title", "show_heatmaps", "add_colorbar"]
 NORMALISED_LABEL = "map value (1 = the map's peak)"
 
 
-def explained_title(class_name: str, score: float | None = None, *, predicted: str | None = None,
-                    method: str | None = None, score_name: str = "logit") -> str:
+def explained_title(
+    class_name: str,
+    score: float | None = None,
+    *,
+    predicted: str | None = None,
+    method: str | None = None,
+    score_name: str = "logit",
+) -> str:
     """A panel title naming what the map explains: ``"map of 'star' (logit 4.1) | predicted 'star'"``.
 
     ``score`` is the explained class's score (pre-softmax logit by default; pass ``score_name="p"`` for a
@@ -37,8 +43,7 @@ def explained_title(class_name: str, score: float | None = None, *, predicted: s
     return text
 
 
-def add_colorbar(fig, axes, colormap: str = "jet", label: str = NORMALISED_LABEL, vmin: float = 0.0,
-                 vmax: float = 1.0):
+def add_colorbar(fig, axes, colormap: str = "jet", label: str = NORMALISED_LABEL, vmin: float = 0.0, vmax: float = 1.0):
     """One colour bar for all ``axes``, for maps drawn with ``colormap`` on the scale ``vmin..vmax``."""
     mappable = ScalarMappable(norm=Normalize(vmin, vmax), cmap=colormap)
     bar = fig.colorbar(mappable, ax=np.ravel(axes).tolist(), fraction=0.025, pad=0.02)
@@ -46,8 +51,18 @@ def add_colorbar(fig, axes, colormap: str = "jet", label: str = NORMALISED_LABEL
     return bar
 
 
-def show_heatmaps(images, heatmaps, titles=None, *, alpha: float = 0.5, colormap: str = "jet", ncols: int | None = None,
-                  panel_size: float = 2.4, colorbar: bool = True, suptitle: str | None = None):
+def show_heatmaps(
+    images,
+    heatmaps,
+    titles=None,
+    *,
+    alpha: float = 0.5,
+    colormap: str = "jet",
+    ncols: int | None = None,
+    panel_size: float = 2.4,
+    colorbar: bool = True,
+    suptitle: str | None = None,
+):
     """A grid of heatmap overlays, a title per panel and one shared colour bar; returns ``(fig, axes)``.
 
     ``images``: uint8 RGB pictures (B, H, W, 3) or one picture for every map; ``heatmaps``: (B, h, w) maps in
@@ -60,14 +75,21 @@ def show_heatmaps(images, heatmaps, titles=None, *, alpha: float = 0.5, colormap
     if pictures.ndim == 3:
         pictures = np.repeat(pictures[np.newaxis], len(maps), axis=0)
     if maps.ndim != 3 or len(pictures) != len(maps):
-        raise GradCAMError(f"show_heatmaps needs one picture per map: got {len(pictures)} pictures for maps of "
-                           f"shape {maps.shape}; pass images (B, H, W, 3) and heatmaps (B, h, w).")
+        raise GradCAMError(
+            f"show_heatmaps needs one picture per map: got {len(pictures)} pictures for maps of "
+            f"shape {maps.shape}; pass images (B, H, W, 3) and heatmaps (B, h, w)."
+        )
     if titles is not None and len(titles) != len(maps):
         raise GradCAMError(f"show_heatmaps needs one title per map: got {len(titles)} titles for {len(maps)} maps.")
     ncols = ncols or len(maps)
     nrows = -(-len(maps) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols + (0.8 if colorbar else 0), panel_size * nrows
-                                                    + 0.4), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(panel_size * ncols + (0.8 if colorbar else 0), panel_size * nrows + 0.4),
+        squeeze=False,
+        layout="constrained",
+    )
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index < len(maps):

@@ -29,7 +29,6 @@ per-image scores gives each image its own gradient.
 
 from __future__ import annotations
 
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -44,26 +43,60 @@ from .resize import upsample_maps
 __all__ = ["guided_backprop", "guided_gradcam", "combine", "to_display"]
 
 # Activations with a guided rule. Compared by identity: keras resolves "relu" / "relu6" to these functions.
-_RELU_FUNCTIONS = tuple(f for f in (keras.activations.relu, keras.activations.relu6, keras.ops.relu,
-                                    keras.ops.relu6, tf.nn.relu, tf.nn.relu6) if f is not None)
+_RELU_FUNCTIONS = tuple(
+    f
+    for f in (keras.activations.relu, keras.activations.relu6, keras.ops.relu, keras.ops.relu6, tf.nn.relu, tf.nn.relu6)
+    if f is not None
+)
 _LINEAR_FUNCTIONS = (None, keras.activations.linear)
 # Layers whose ``activation`` is the last step of ``call``, so a gate on their output follows the activation.
 _ACTIVATION_LAST = (
-    keras.layers.Dense, keras.layers.EinsumDense,
-    keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
-    keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose,
-    keras.layers.SeparableConv1D, keras.layers.SeparableConv2D,
-    keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D,
+    keras.layers.Dense,
+    keras.layers.EinsumDense,
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+    keras.layers.SeparableConv1D,
+    keras.layers.SeparableConv2D,
+    keras.layers.DepthwiseConv1D,
+    keras.layers.DepthwiseConv2D,
 )
 # Activation layers without a guided rule (a Softmax layer is fine as the model's final step only).
 _OTHER_ACTIVATION_LAYERS = (keras.layers.LeakyReLU, keras.layers.PReLU, keras.layers.ELU, keras.layers.Softmax)
 # keras.ops used directly in a functional graph: ReLUs get a gate, these non-linear activations are refused.
 _RELU_OPS = ("Relu", "Relu6")
-_OTHER_ACTIVATION_OPS = frozenset((
-    "Sigmoid", "SparseSigmoid", "Softplus", "Softsign", "SoftShrink", "SparsePlus", "Silu", "Squareplus",
-    "LogSigmoid", "LeakyRelu", "HardSigmoid", "HardSilu", "Elu", "Selu", "Gelu", "Celu", "Glu", "TanhShrink",
-    "HardTanh", "HardShrink", "Threshold", "Softmax", "LogSoftmax", "Sparsemax", "Tanh",
-))
+_OTHER_ACTIVATION_OPS = frozenset(
+    (
+        "Sigmoid",
+        "SparseSigmoid",
+        "Softplus",
+        "Softsign",
+        "SoftShrink",
+        "SparsePlus",
+        "Silu",
+        "Squareplus",
+        "LogSigmoid",
+        "LeakyRelu",
+        "HardSigmoid",
+        "HardSilu",
+        "Elu",
+        "Selu",
+        "Gelu",
+        "Celu",
+        "Glu",
+        "TanhShrink",
+        "HardTanh",
+        "HardShrink",
+        "Threshold",
+        "Softmax",
+        "LogSoftmax",
+        "Sparsemax",
+        "Tanh",
+    )
+)
 _GUIDED = object()  # key of a model's guided plan in the engine's plan cache (never equal to a layer name)
 
 
@@ -104,8 +137,10 @@ def combine(guided: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
     guided = np.asarray(guided)
     heatmaps = np.asarray(heatmaps)
     if guided.ndim != 4 or heatmaps.ndim != 3 or len(guided) != len(heatmaps):
-        raise GradCAMError(f"combine needs guided gradients (B, H, W, C) and heatmaps (B, h, w) for the same B; "
-                           f"got shapes {guided.shape} and {heatmaps.shape}.")
+        raise GradCAMError(
+            f"combine needs guided gradients (B, H, W, C) and heatmaps (B, h, w) for the same B; "
+            f"got shapes {guided.shape} and {heatmaps.shape}."
+        )
     upsampled = upsample_maps(heatmaps.astype(np.float64), guided.shape[1:3], target="input image")
     return (guided * upsampled[..., None]).astype(np.float32)
 
@@ -135,6 +170,7 @@ def to_display(gradients, spread: float = 0.15) -> np.ndarray:
 
 # ----- the guided plan ------------------------------------------------------------------------------------------
 
+
 def _guided(model: keras.Model, images, class_index) -> tuple[np.ndarray, np.ndarray]:
     """(guided gradients (B, H, W, C), classes used (B,)) for a batch."""
     plan = get_guided_plan(model)
@@ -155,8 +191,9 @@ class _GuidedPlan:
         self.model = model
         self.input_shape, self.num_classes = _graph.model_shapes(model)
         _check_guided_activations(model)
-        self._traced = _graph.traced(self._compute, tf.TensorSpec((None,) + self.input_shape, tf.float32),
-                                      tf.TensorSpec((None,), tf.int32))  # one trace, no AutoGraph, no false warnings
+        self._traced = _graph.traced(
+            self._compute, tf.TensorSpec((None,) + self.input_shape, tf.float32), tf.TensorSpec((None,), tf.int32)
+        )  # one trace, no AutoGraph, no false warnings
 
     @property
     def trace_count(self) -> int:
@@ -185,8 +222,10 @@ class _GuidedPlan:
 @tf.custom_gradient
 def _positive_gradient(x):
     """Identity whose backward pass lets through only positive gradient: the guided rule's second mask."""
+
     def backward(upstream):
         return tf.nn.relu(upstream)
+
     return tf.identity(x), backward
 
 
@@ -231,7 +270,8 @@ def _check_guided_activations(model: keras.Model, final: bool = True) -> None:
             raise UnsupportedModelError(
                 f"Guided backpropagation is defined for ReLU networks, but layer '{op.name}' ({type(op).__name__}) in "
                 f"model '{model.name}' {problem}. Use a model whose activations are relu/relu6 (a final "
-                "softmax/sigmoid is fine), or use plain Grad-CAM (gc.explain), which works with any activation.")
+                "softmax/sigmoid is fine), or use plain Grad-CAM (gc.explain), which works with any activation."
+            )
 
 
 def _activation_problem(op, at_end: bool) -> str | None:

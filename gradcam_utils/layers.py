@@ -58,6 +58,7 @@ def _is_softmax(layer) -> bool:
 
 
 def check_model(model) -> None:
+    """Raise UnsupportedModelError unless ``model`` is a built ``keras.Model`` with layers."""
     if not isinstance(model, keras.Model):
         raise UnsupportedModelError(f"Expected a keras.Model, got {type(model).__name__}.")
     if not model.built:
@@ -85,6 +86,7 @@ def list_conv_layers(model: keras.Model) -> list[str]:
 
 
 def display_name(path: tuple) -> str:
+    """A nested layer's name with its models', e.g. "efficientnet/top_conv" for (efficientnet, top_conv)."""
     return "/".join(layer.name for layer in path)
 
 
@@ -109,8 +111,11 @@ def find_layer_path(model: keras.Model, layer_name: str) -> tuple:
     if not isinstance(layer_name, str):
         raise LayerError(f"layer_name must be a string such as {default_layer_name(model)!r}, got {layer_name!r}.")
     # "name" matches at any depth; "base/name" pins the nested model.
-    matches = [path for path, _ in walk(model)
-               if display_name(path) == layer_name or display_name(path).endswith("/" + layer_name)]
+    matches = [
+        path
+        for path, _ in walk(model)
+        if display_name(path) == layer_name or display_name(path).endswith("/" + layer_name)
+    ]
     if not matches:
         nested = [p for p in _nested_models(model) if p[-1].name == layer_name]
         if nested:
@@ -118,8 +123,10 @@ def find_layer_path(model: keras.Model, layer_name: str) -> tuple:
                 f"'{layer_name}' is a nested model, not a layer. Name a layer inside it, e.g. "
                 f"{_suggest(model, layer_name)}."
             )
-        raise LayerError(f"No layer named '{layer_name}' in model '{model.name}'. Closest conv layers: "
-                         f"{_suggest(model, layer_name)}.")
+        raise LayerError(
+            f"No layer named '{layer_name}' in model '{model.name}'. Closest conv layers: "
+            f"{_suggest(model, layer_name)}."
+        )
     if len(matches) > 1:
         options = ", ".join(repr(display_name(p)) for p in matches)
         raise LayerError(f"Layer name '{layer_name}' is ambiguous in model '{model.name}'; use one of {options}.")

@@ -57,6 +57,7 @@ class SanityResult:
 
     @property
     def steps(self) -> int:
+        """Number of randomisation steps (one per entry of ``layers``)."""
         return len(self.layers)
 
     def rows(self) -> list[dict]:
@@ -64,7 +65,7 @@ class SanityResult:
         out = []
         for step, names in enumerate(self.layers):
             row = {"step": step + 1, "randomised_down_to": names[-1], "gradcam": _nanmean(self.gradcam[step])}
-            if self.guided_gradcam is not None:
+            if self.guided_gradcam is not None and self.guided_backprop is not None:  # both or neither
                 row["guided_gradcam"] = _nanmean(self.guided_gradcam[step])
                 row["guided_backprop"] = _nanmean(self.guided_backprop[step])
             out.append(row)
@@ -77,11 +78,16 @@ class SanityResult:
         width = max(len("randomised down to"), *(len(r["randomised_down_to"]) for r in rows))
         head = f"{'step':>4}  {'randomised down to':<{width}}" + "".join(f"  {c:>15}" for c in columns)
         over = f"{self.images} image(s)" + (f" x {len(self.seeds)} seeds" if len(self.seeds) > 1 else "")
-        lines = [f"Spearman rank correlation with the trained model's maps (mean over {over}; Grad-CAM layer "
-                 f"'{self.layer_name}')", head, "-" * len(head)]
+        lines = [
+            f"Spearman rank correlation with the trained model's maps (mean over {over}; Grad-CAM layer "
+            f"'{self.layer_name}')",
+            head,
+            "-" * len(head),
+        ]
         for r in rows:
-            lines.append(f"{r['step']:>4}  {r['randomised_down_to']:<{width}}"
-                         + "".join(f"  {r[c]:>15.3f}" for c in columns))
+            lines.append(
+                f"{r['step']:>4}  {r['randomised_down_to']:<{width}}" + "".join(f"  {r[c]:>15.3f}" for c in columns)
+            )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -109,9 +115,17 @@ def randomized_copy(model: keras.Model, layer_names=(), seed: int = 0) -> keras.
     return copy
 
 
-def cascading_randomization(model: keras.Model, images, layer_name: str | None = None, class_index=None,
-                            max_steps: int | None = None, seed=0, guided_maps: bool = True,
-                            layers=None, keep_maps: bool = False) -> SanityResult:
+def cascading_randomization(
+    model: keras.Model,
+    images,
+    layer_name: str | None = None,
+    class_index=None,
+    max_steps: int | None = None,
+    seed=0,
+    guided_maps: bool = True,
+    layers=None,
+    keep_maps: bool = False,
+) -> SanityResult:
     """Adebayo et al.'s cascading model-parameter randomisation test for Grad-CAM and the guided maps.
 
     Args:
@@ -184,25 +198,34 @@ def _run(copy, images, layer_name, class_index, order, seeds, guided_maps, keep_
             empty[position, s] = maps["empty"]
             for key in keys:
                 scores[key][position, s] = _spearman(reference[key], maps[key])
-            if keep_maps and s == 0:
+            if kept is not None and s == 0:
                 for key in kept:
                     kept[key].append(maps[key])
     flat = {key: value.reshape(len(order), -1) for key, value in scores.items()}
     return SanityResult(
-        layers=tuple(tuple(order[:i + 1]) for i in range(len(order))),
+        layers=tuple(tuple(order[: i + 1]) for i in range(len(order))),
         gradcam=flat["gradcam"],
         guided_gradcam=flat.get("guided_gradcam"),
         guided_backprop=flat.get("guided_backprop"),
-        empty_gradcam=empty.reshape(len(order), -1), class_indices=classes, layer_name=layer, seeds=seeds,
-        maps={key: np.stack(value) for key, value in kept.items()} if keep_maps else None)
+        empty_gradcam=empty.reshape(len(order), -1),
+        class_indices=classes,
+        layer_name=layer,
+        seeds=seeds,
+        maps=None if kept is None else {key: np.stack(value) for key, value in kept.items()},
+    )
 
 
 def _maps(model, batch, layer_name, class_index, guided_maps) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EmptyHeatmapWarning)  # a randomised model often has no evidence: recorded
         result = engine.explain(model, batch, layer_name, class_index)
-    maps = {"gradcam": result.heatmaps, "empty": result.empty, "classes": result.class_indices,
-            "layer": result.layer_name, "logits": result.logits}
+    maps = {
+        "gradcam": result.heatmaps,
+        "empty": result.empty,
+        "classes": result.class_indices,
+        "layer": result.layer_name,
+        "logits": result.logits,
+    }
     if guided_maps:
         backprop = guided.guided_backprop(model, batch, result.class_indices)
         maps["guided_backprop"] = np.abs(backprop).sum(axis=-1)
@@ -222,8 +245,9 @@ def _spearman(reference: np.ndarray, maps: np.ndarray) -> np.ndarray:
     b -= b.mean(axis=1, keepdims=True)
     norm = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
     out = np.full(len(reference), np.nan)
-    varied = (np.ptp(reference.reshape(len(reference), -1), axis=1) > 0) & (np.ptp(maps.reshape(len(maps), -1),
-                                                                                    axis=1) > 0)
+    varied = (np.ptp(reference.reshape(len(reference), -1), axis=1) > 0) & (
+        np.ptp(maps.reshape(len(maps), -1), axis=1) > 0
+    )
     out[varied] = np.clip((a * b).sum(axis=1)[varied] / norm[varied], -1.0, 1.0)
     return out
 
@@ -235,6 +259,7 @@ def _nanmean(values: np.ndarray) -> float:
 
 # ----- copying and re-initialising --------------------------------------------------------------------------------
 
+
 def _copy_model(model: keras.Model) -> keras.Model:
     """clone_model (nested models cloned too) with every layer's weights copied from the original."""
     check_model(model)
@@ -242,14 +267,19 @@ def _copy_model(model: keras.Model) -> keras.Model:
     try:
         copy = keras.models.clone_model(model, recursive=True)
     except Exception as err:  # custom layers without get_config/from_config, for instance
-        raise UnsupportedModelError(f"Model '{model.name}' could not be copied with keras.models.clone_model "
-                                    f"({type(err).__name__}: {err}); give its custom layers a get_config().") from None
+        raise UnsupportedModelError(
+            f"Model '{model.name}' could not be copied with keras.models.clone_model "
+            f"({type(err).__name__}: {err}); give its custom layers a get_config()."
+        ) from None
     originals, copies = _layers_of(model), _layers_of(copy)
-    if [(layer.name, len(layer.weights)) for layer in originals] != [(layer.name, len(layer.weights))
-                                                                      for layer in copies]:
-        raise UnsupportedModelError(f"The copy of model '{model.name}' does not have the same layers as the "
-                                    "model; the sanity check needs a model that keras.models.clone_model reproduces.")
-    for source, target in zip(originals, copies):
+    if [(layer.name, len(layer.weights)) for layer in originals] != [
+        (layer.name, len(layer.weights)) for layer in copies
+    ]:
+        raise UnsupportedModelError(
+            f"The copy of model '{model.name}' does not have the same layers as the "
+            "model; the sanity check needs a model that keras.models.clone_model reproduces."
+        )
+    for source, target in zip(originals, copies, strict=True):
         if source.weights:
             target.set_weights(source.get_weights())
     return copy
@@ -277,8 +307,10 @@ def _check_names(model: keras.Model, names) -> list[str]:
     known = weighted_layers(model)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise GradCAMError(f"No layer with weights named {unknown} in model '{model.name}'; the layers that can be "
-                           f"randomised are (output side first): {known[:8]}{' ...' if len(known) > 8 else ''}.")
+        raise GradCAMError(
+            f"No layer with weights named {unknown} in model '{model.name}'; the layers that can be "
+            f"randomised are (output side first): {known[:8]}{' ...' if len(known) > 8 else ''}."
+        )
     if len(set(names)) != len(names):
         raise GradCAMError(f"Layer names to randomise must be distinct; got {names}.")
     return names
@@ -291,7 +323,7 @@ def _reinitialise(layer, seed: int, position: int) -> None:
         config = initializer.get_config()
         if "seed" in config:
             state = np.random.SeedSequence([int(seed), position, index]).generate_state(1)[0]
-            initializer = type(initializer).from_config({**config, "seed": int(state % (2 ** 31 - 1))})
+            initializer = type(initializer).from_config({**config, "seed": int(state % (2**31 - 1))})
         variable.assign(initializer(tuple(variable.shape), dtype=variable.dtype))
 
 

@@ -25,8 +25,9 @@ def transfer_model(bundle: ModelBundle, num_classes: int, name: str = "transfer"
     """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise GradCAMError(f"num_classes must be an int >= 2; got {num_classes!r}.")
-    base = keras.Model(bundle.model.inputs, bundle.model.get_layer(bundle.last_conv_layer).output,
-                       name=f"{bundle.name}_base")
+    base = keras.Model(
+        bundle.model.inputs, bundle.model.get_layer(bundle.last_conv_layer).output, name=f"{bundle.name}_base"
+    )
     base.trainable = False
     inputs = keras.Input(tuple(bundle.model.inputs[0].shape[1:]), name="image")
     features = base(inputs, training=False)  # training=False keeps BatchNorm in inference mode while fitting
@@ -36,8 +37,17 @@ def transfer_model(bundle: ModelBundle, num_classes: int, name: str = "transfer"
     return keras.Model(inputs, logits, name=name)
 
 
-def fit_head(model: keras.Model, images: np.ndarray, labels, epochs: int = 3, learning_rate: float = 1e-2,
-             batch_size: int = 32, seed: int = 0, *, deterministic: bool = False) -> list[float]:
+def fit_head(
+    model: keras.Model,
+    images: np.ndarray,
+    labels,
+    epochs: int = 3,
+    learning_rate: float = 1e-2,
+    batch_size: int = 32,
+    seed: int = 0,
+    *,
+    deterministic: bool = False,
+) -> list[float]:
     """Train ``model``'s trainable weights (the head) on preprocessed ``images``; returns the accuracy per epoch.
 
     For a model laid out as ``transfer_model`` builds it (input -> frozen nested base -> a chain of head layers)
@@ -70,8 +80,11 @@ def fit_head(model: keras.Model, images: np.ndarray, labels, epochs: int = 3, le
             outputs = layer(outputs)
         trained = keras.Model(features, outputs, name=f"{model.name}_head")
         keras.utils.set_random_seed(seed)  # the same shuffling as fitting the whole model
-    trained.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    trained.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     history = trained.fit(inputs, labels, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
     return [round(float(a), 4) for a in history.history["accuracy"]]
 

@@ -25,22 +25,32 @@ def tiny_functional(activation=None, classes=3, name="tiny"):
 
 def tiny_sequential(activation=None):
     keras.utils.set_random_seed(2)
-    return keras.Sequential([
-        keras.Input((8, 8, 3)),
-        keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1"),
-        keras.layers.BatchNormalization(name="bn"),
-        keras.layers.Dropout(0.5, name="dropout"),
-        keras.layers.GlobalAveragePooling2D(name="gap"),
-        keras.layers.Dense(3, activation=activation, name="predictions"),
-    ], name="tiny_seq")
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1"),
+            keras.layers.BatchNormalization(name="bn"),
+            keras.layers.Dropout(0.5, name="dropout"),
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(3, activation=activation, name="predictions"),
+        ],
+        name="tiny_seq",
+    )
 
 
 def model_fingerprint(model):
     """Everything a call could change: layers, their types, activations, configs, weights and trainable flags."""
     layers = []
     for layer in model._flatten_layers(include_self=False, recursive=True):
-        layers.append((layer.name, type(layer).__name__, getattr(layer, "activation", None), layer.trainable,
-                       repr(layer.get_config())))
+        layers.append(
+            (
+                layer.name,
+                type(layer).__name__,
+                getattr(layer, "activation", None),
+                layer.trainable,
+                repr(layer.get_config()),
+            )
+        )
     weights = [np.array(w) for w in model.get_weights()]
     return layers, weights
 
@@ -49,5 +59,5 @@ def assert_unchanged(model, before):
     layers, weights = model_fingerprint(model)
     assert layers == before[0]
     assert len(weights) == len(before[1])
-    for a, b in zip(weights, before[1]):
+    for a, b in zip(weights, before[1], strict=True):
         np.testing.assert_array_equal(a, b)

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 import gradcam_utils as gc
-from gradcam_utils import capstone_checks
+from gradcam_utils import capstone_checks, metrics
 from gradcam_utils import exercises as ex
-from gradcam_utils import metrics
 from gradcam_utils.synthetic import make_shapes
 
 
@@ -33,18 +32,27 @@ def tiny():
 def right_report(model, images, labels, masks):
     heatmaps = gc.compute_heatmaps(model, images, "conv2_act", class_index=labels)
     passes, _ = ex.sanity_verdict(model, images, "conv2_act")
-    report = dict(layer="conv2_act",
-                  accuracy=float((gc.class_logits(model, images).argmax(1) == labels).mean()),
-                  energy_on_object=float(metrics.energy_pointing_game(heatmaps, masks).mean()),
-                  energy_random=float(masks.mean()), passes_sanity=passes)
+    report = dict(
+        layer="conv2_act",
+        accuracy=float((gc.class_logits(model, images).argmax(1) == labels).mean()),
+        energy_on_object=float(metrics.energy_pointing_game(heatmaps, masks).mean()),
+        energy_random=float(masks.mean()),
+        passes_sanity=passes,
+    )
     return heatmaps, report
 
 
 def test_layer_check_accepts_the_last_rectified_conv_and_explains_each_wrong_choice(tiny):
     model = tiny[0]
     assert ex.check_capstone_layer(model, "conv2_act")
-    hints = {"conv2": "before its ReLU", "conv1_act": "earlier layer", "max_pool": "no rows and",
-             "logits": "no rows and", "pool1": "earlier layer", "conv9": "not a layer"}
+    hints = {
+        "conv2": "before its ReLU",
+        "conv1_act": "earlier layer",
+        "max_pool": "no rows and",
+        "logits": "no rows and",
+        "pool1": "earlier layer",
+        "conv9": "not a layer",
+    }
     for answer, hint in hints.items():
         feedback = ex.check_capstone_layer(model, answer)
         assert not feedback and hint in feedback.message, (answer, feedback)
@@ -80,6 +88,7 @@ def test_energy_check_accepts_a_right_function_and_names_common_mistakes():
 def test_energy_check_is_not_fooled_by_a_function_that_changes_its_inputs():
     """The check hands the learner's function copies: a right value followed by wiping the inputs still passes
     (were the originals handed over, the expected values would be computed on the wiped arrays)."""
+
     def right_then_wipes(heatmap, mask):
         value = metrics.energy_pointing_game(heatmap, mask)
         heatmap[...], mask[...] = 0, True
@@ -112,14 +121,17 @@ def test_capstone_check_accepts_a_consistent_report(tiny):
     assert "No answer yet" in ex.check_capstone(*tiny, heatmaps, None).message
 
 
-@pytest.mark.parametrize("change, hint", [
-    (dict(accuracy=0.99), "accuracy is"),
-    (dict(energy_on_object=0.9), "energy_on_object is"),
-    (dict(energy_random=0.5), "energy_random is"),
-    (dict(energy_random="low"), "energy_random is"),
-    (dict(passes_sanity="yes"), "passes_sanity is"),
-    (dict(layer="max_pool"), "rows and columns"),
-])
+@pytest.mark.parametrize(
+    "change, hint",
+    [
+        (dict(accuracy=0.99), "accuracy is"),
+        (dict(energy_on_object=0.9), "energy_on_object is"),
+        (dict(energy_random=0.5), "energy_random is"),
+        (dict(energy_random="low"), "energy_random is"),
+        (dict(passes_sanity="yes"), "passes_sanity is"),
+        (dict(layer="max_pool"), "rows and columns"),
+    ],
+)
 def test_capstone_check_rejects_each_wrong_number(tiny, change, hint):
     heatmaps, report = right_report(*tiny)
     feedback = ex.check_capstone(*tiny, heatmaps, {**report, **change})

@@ -19,8 +19,11 @@ from gradcam_utils.synthetic import make_shapes
 
 
 def _own_classes(module) -> dict[str, type]:
-    return {name: cls for name, cls in vars(module).items()
-            if inspect.isclass(cls) and issubclass(cls, BaseException) and cls.__module__ == module.__name__}
+    return {
+        name: cls
+        for name, cls in vars(module).items()
+        if inspect.isclass(cls) and issubclass(cls, BaseException) and cls.__module__ == module.__name__
+    }
 
 
 def _package_modules():
@@ -40,8 +43,12 @@ WARNING_CLASSES = {name: cls for name, cls in _own_classes(errors).items() if is
 
 
 def test_every_exception_class_of_the_package_is_defined_in_errors_py():
-    elsewhere = {f"{module.__name__}.{name}" for module in _package_modules()
-                 for name in _own_classes(module) if module is not errors}
+    elsewhere = {
+        f"{module.__name__}.{name}"
+        for module in _package_modules()
+        for name in _own_classes(module)
+        if module is not errors
+    }
     assert not elsewhere, f"define these in gradcam_utils/errors.py (and re-export them): {sorted(elsewhere)}"
 
 
@@ -58,7 +65,7 @@ def test_warnings_are_user_warnings():
 def _documented_tree() -> dict[str, tuple[str, ...]]:
     """class name -> the names of its direct bases, as the tree in errors.py's docstring draws them."""
     doc = errors.__doc__
-    block = doc[doc.index("::\n") + 3:]
+    block = doc[doc.index("::\n") + 3 :]
     bases: dict[str, tuple[str, ...]] = {}
     parents: list[tuple[int, str]] = []  # (indent, name) of the open ancestors
     for line in block.splitlines():
@@ -115,10 +122,12 @@ def test_every_unknown_method_site_raises_the_same_error(shapes):
     bundle, images = shapes
     expected = re.escape(f"Unknown method 'nope'; available: {', '.join(sorted(methods.METHODS))}.")
     raised = []
-    for call in (lambda: engine.explain(bundle.model, images, method="nope"),
-                 lambda: engine.compute_heatmaps(bundle.model, images, method="nope"),
-                 lambda: engine.heatmaps_from(engine.gradient_inputs(bundle.model, images), "nope"),
-                 lambda: methods.passes_per_image("nope", 8)):
+    for call in (
+        lambda: engine.explain(bundle.model, images, method="nope"),
+        lambda: engine.compute_heatmaps(bundle.model, images, method="nope"),
+        lambda: engine.heatmaps_from(engine.gradient_inputs(bundle.model, images), "nope"),
+        lambda: methods.passes_per_image("nope", 8),
+    ):
         with pytest.raises(errors.UnknownMethodError, match=expected) as info:
             call()
         raised.append(type(info.value))

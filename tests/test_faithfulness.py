@@ -8,13 +8,19 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import assert_unchanged, model_fingerprint
 
 import gradcam_utils as gc
 from gradcam_utils import synthetic
 from gradcam_utils.faithfulness import (
-    average_drop, blur, confidence_change, deletion_curve, increase_in_confidence, insertion_curve, substrate_images,
+    average_drop,
+    blur,
+    confidence_change,
+    deletion_curve,
+    increase_in_confidence,
+    insertion_curve,
+    substrate_images,
 )
-from helpers import assert_unchanged, model_fingerprint
 
 SIZE = 8
 REGION = np.zeros((SIZE, SIZE), bool)
@@ -62,7 +68,7 @@ def test_deletion_curve_equals_the_closed_form_at_every_step():
         expected = []
         for k in range(17):
             kept = np.ones(SIZE * SIZE, bool)
-            kept[order[:4 * k]] = False
+            kept[order[: 4 * k]] = False
             expected.append(sigmoid(A * images[i, ..., 0].ravel()[kept & REGION.ravel()].sum() - B))
         np.testing.assert_allclose(curve.probabilities[i], expected, rtol=1e-5, atol=1e-6)
         trapezoid = sum((expected[k] + expected[k + 1]) / 2 / 16 for k in range(16))
@@ -81,7 +87,7 @@ def test_insertion_curve_reveals_pixels_onto_a_zero_substrate_by_hand():
         expected = []
         for k in range(9):
             shown = np.zeros(SIZE * SIZE, bool)
-            shown[order[:8 * k]] = True
+            shown[order[: 8 * k]] = True
             expected.append(sigmoid(A * images[i, ..., 0].ravel()[shown & REGION.ravel()].sum() - B))
         np.testing.assert_allclose(curve.probabilities[i], expected, rtol=1e-5, atol=1e-6)
 
@@ -104,10 +110,14 @@ def test_perfect_map_beats_a_random_and_an_inverted_map():
     perfect = np.repeat(REGION[None].astype(float), 4, axis=0)
     random = np.random.default_rng(7).random((4, SIZE, SIZE))
     inverted = 1 - perfect
-    dele = {name: deletion_curve(model, images, m, 0, steps=16).auc for name, m in
-            [("perfect", perfect), ("random", random), ("inverted", inverted)]}
-    ins = {name: insertion_curve(model, images, m, 0, steps=16).auc for name, m in
-           [("perfect", perfect), ("random", random), ("inverted", inverted)]}
+    dele = {
+        name: deletion_curve(model, images, m, 0, steps=16).auc
+        for name, m in [("perfect", perfect), ("random", random), ("inverted", inverted)]
+    }
+    ins = {
+        name: insertion_curve(model, images, m, 0, steps=16).auc
+        for name, m in [("perfect", perfect), ("random", random), ("inverted", inverted)]
+    }
     assert np.all(dele["perfect"] + 0.1 < dele["random"]) and np.all(dele["random"] + 0.1 < dele["inverted"])
     assert np.all(ins["perfect"] > ins["random"] + 0.1) and np.all(ins["random"] > ins["inverted"] + 0.1)
 
@@ -118,8 +128,11 @@ def test_layer_resolution_maps_are_upsampled_bilinearly():
     coarse = np.random.default_rng(4).random((3, 4, 4))
     fine = tf.image.resize(coarse[..., None], (SIZE, SIZE), method="bilinear").numpy()[..., 0]
     for fn in (deletion_curve, insertion_curve):
-        np.testing.assert_allclose(fn(model, images, coarse, 0, steps=16).probabilities,
-                                   fn(model, images, fine, 0, steps=16).probabilities, rtol=1e-6)
+        np.testing.assert_allclose(
+            fn(model, images, coarse, 0, steps=16).probabilities,
+            fn(model, images, fine, 0, steps=16).probabilities,
+            rtol=1e-6,
+        )
 
 
 def test_batch_size_and_class_index_none_do_not_change_the_result():
@@ -139,9 +152,12 @@ def test_substrate_options_by_hand():
     model, images = region_model(), region_images(2, seed=11)
     maps = np.random.default_rng(6).random((2, SIZE, SIZE))
     region_sum = lambda s: s[:, REGION, 0].sum(axis=1)  # noqa: E731
-    cases = {"zeros": np.zeros_like(images), 0.25: np.full_like(images, 0.25),
-             "mean": np.broadcast_to(images.mean(axis=(1, 2), keepdims=True), images.shape),
-             "blur": blur(images)}
+    cases = {
+        "zeros": np.zeros_like(images),
+        0.25: np.full_like(images, 0.25),
+        "mean": np.broadcast_to(images.mean(axis=(1, 2), keepdims=True), images.shape),
+        "blur": blur(images),
+    }
     for substrate, filled in cases.items():
         last = deletion_curve(model, images, maps, 0, steps=4, substrate=substrate).probabilities[:, -1]
         np.testing.assert_allclose(last, sigmoid(A * region_sum(filled) - B), rtol=1e-5)
@@ -154,7 +170,7 @@ def test_blur_is_rises_11x11_gaussian_with_sigma_5():
     impulse = np.zeros((1, 21, 21, 1))
     impulse[0, 10, 10, 0] = 1
     t = np.arange(-5, 6)
-    g = np.exp(-t ** 2 / (2 * 25.0))
+    g = np.exp(-(t**2) / (2 * 25.0))
     kernel = np.outer(g, g) / np.outer(g, g).sum()
     out = blur(impulse)[0, ..., 0]
     np.testing.assert_allclose(out[5:16, 5:16], kernel, rtol=1e-5)
@@ -165,14 +181,14 @@ def hand_blur(images, sigma=5.0):
     """A second Gaussian blur, not scipy's: a hand-built normalised (2r+1) x (2r+1) kernel (r = round(sigma)) slid
     over each channel of an edge-padded copy (edge pixels held, like scipy's mode="nearest")."""
     r = int(round(sigma))
-    g = np.exp(-np.arange(-r, r + 1) ** 2 / (2 * sigma ** 2))
+    g = np.exp(-(np.arange(-r, r + 1) ** 2) / (2 * sigma**2))
     kernel = np.outer(g, g) / np.outer(g, g).sum()
     padded = np.pad(np.asarray(images, np.float64), ((0, 0), (r, r), (r, r), (0, 0)), mode="edge")
     height, width = images.shape[1:3]
     out = np.zeros(images.shape)
     for dy in range(2 * r + 1):
         for dx in range(2 * r + 1):
-            out += kernel[dy, dx] * padded[:, dy:dy + height, dx:dx + width]
+            out += kernel[dy, dx] * padded[:, dy : dy + height, dx : dx + width]
     return out
 
 
@@ -188,7 +204,7 @@ def test_by_default_deleted_pixels_take_the_blurred_images_values():
         expected = []
         for k in range(9):
             picture = images[i, ..., 0].ravel().astype(np.float64)
-            picture[order[:8 * k]] = blurred[i, order[:8 * k]]
+            picture[order[: 8 * k]] = blurred[i, order[: 8 * k]]
             expected.append(sigmoid(A * picture[REGION.ravel()].sum() - B))
         np.testing.assert_allclose(curve.probabilities[i], expected, rtol=1e-5, atol=1e-6)
     black = deletion_curve(region_model(), images, maps, 0, steps=8, substrate="zeros")
@@ -204,8 +220,9 @@ def test_substrate_images_by_hand_and_inputs_are_not_changed():
     np.testing.assert_allclose(substrate_images(images), hand_blur(images), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(substrate_images(images, "zeros"), 0)
     means = images.mean(axis=(1, 2))  # (2, 1)
-    np.testing.assert_allclose(substrate_images(images, "mean"), np.broadcast_to(means[:, None, None], images.shape),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        substrate_images(images, "mean"), np.broadcast_to(means[:, None, None], images.shape), rtol=1e-6
+    )
     filled = substrate_images(images, 0.5)
     filled[...] = 7.0  # a new array: writing into it must change nothing else
     np.testing.assert_array_equal(images, copy)
@@ -235,13 +252,15 @@ def test_on_shapes_gap_the_default_separates_gradcam_from_random_and_black_does_
     assert default_gap.mean() > black_gap.mean() + 0.15
     scattered = np.random.default_rng(1).random(x.shape[:3]) < 1 / 16
     rows = np.arange(len(x))
-    damaged = {name: gc.engine.class_probabilities(bundle.model, np.where(scattered[..., None],
-                                                                           substrate_images(x, name), x))
-               for name in ("zeros", "blur")}
+    damaged = {
+        name: gc.engine.class_probabilities(bundle.model, np.where(scattered[..., None], substrate_images(x, name), x))
+        for name in ("zeros", "blur")
+    }
     assert damaged["zeros"][rows, labels].mean() < 0.7 and damaged["blur"][rows, labels].mean() > 0.9
 
 
 # ----- Average Drop / Increase in Confidence ------------------------------------------------------------------
+
 
 def linear_model():
     keras.utils.set_random_seed(12)
@@ -297,6 +316,7 @@ def test_a_map_of_ones_changes_nothing_and_a_map_of_zeros_gives_the_zero_image()
 
 # ----- inputs, errors and a trained model ----------------------------------------------------------------------
 
+
 def test_inputs_and_model_are_not_changed():
     model, images = region_model(), region_images(2)
     maps = np.random.default_rng(16).random((2, 4, 4))
@@ -312,21 +332,39 @@ def test_inputs_and_model_are_not_changed():
     assert (substrate == 0.3).all()
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda m, x: deletion_curve(m, x, np.ones((3, 4, 4)), 0), gc.GradCAMError, "3 heatmaps for 2 images"),
-    (lambda m, x: deletion_curve(m, x, np.ones((2, 4, 4, 1)), 0), gc.GradCAMError, r"\(B, h, w\)"),
-    (lambda m, x: insertion_curve(m, x, np.ones((2, 16, 16)), 0), gc.GradCAMError, "larger than the input"),
-    (lambda m, x: deletion_curve(m, x, np.ones((2, 4, 4)), 2), gc.ClassIndexError, "out of range"),
-    (lambda m, x: deletion_curve(m, x, np.ones((2, 4, 4)), [0, 1, 0]), gc.ClassIndexError, "one per image"),
-    (lambda m, x: deletion_curve(m, x, np.full((2, 4, 4), np.nan), 0), gc.GradCAMError, "NaN"),
-    (lambda m, x: deletion_curve(m, x, np.ones((2, 4, 4)), 0, steps=0), gc.GradCAMError, "steps"),
-    (lambda m, x: deletion_curve(m, x, np.ones((2, 4, 4)), 0, substrate="grey"), gc.GradCAMError, "substrate"),
-    (lambda m, x: deletion_curve(m, x, np.ones((2, 4, 4)), 0, substrate=np.ones((3, 3))), gc.GradCAMError,
-     "substrate array"),
-    (lambda m, x: average_drop(m, x, np.full((2, 4, 4), 2.0), 0), gc.GradCAMError, r"\[0, 1\]"),
-    (lambda m, x: average_drop(m, x[..., :1, :], np.ones((2, 4, 4)), 0), gc.ImageInputError, "expects images"),
-], ids=["count", "dims", "too_large", "class_range", "class_count", "nan", "steps", "substrate_name",
-        "substrate_shape", "map_range", "image_shape"])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda m, x: deletion_curve(m, x, np.ones((3, 4, 4)), 0), gc.GradCAMError, "3 heatmaps for 2 images"),
+        (lambda m, x: deletion_curve(m, x, np.ones((2, 4, 4, 1)), 0), gc.GradCAMError, r"\(B, h, w\)"),
+        (lambda m, x: insertion_curve(m, x, np.ones((2, 16, 16)), 0), gc.GradCAMError, "larger than the input"),
+        (lambda m, x: deletion_curve(m, x, np.ones((2, 4, 4)), 2), gc.ClassIndexError, "out of range"),
+        (lambda m, x: deletion_curve(m, x, np.ones((2, 4, 4)), [0, 1, 0]), gc.ClassIndexError, "one per image"),
+        (lambda m, x: deletion_curve(m, x, np.full((2, 4, 4), np.nan), 0), gc.GradCAMError, "NaN"),
+        (lambda m, x: deletion_curve(m, x, np.ones((2, 4, 4)), 0, steps=0), gc.GradCAMError, "steps"),
+        (lambda m, x: deletion_curve(m, x, np.ones((2, 4, 4)), 0, substrate="grey"), gc.GradCAMError, "substrate"),
+        (
+            lambda m, x: deletion_curve(m, x, np.ones((2, 4, 4)), 0, substrate=np.ones((3, 3))),
+            gc.GradCAMError,
+            "substrate array",
+        ),
+        (lambda m, x: average_drop(m, x, np.full((2, 4, 4), 2.0), 0), gc.GradCAMError, r"\[0, 1\]"),
+        (lambda m, x: average_drop(m, x[..., :1, :], np.ones((2, 4, 4)), 0), gc.ImageInputError, "expects images"),
+    ],
+    ids=[
+        "count",
+        "dims",
+        "too_large",
+        "class_range",
+        "class_count",
+        "nan",
+        "steps",
+        "substrate_name",
+        "substrate_shape",
+        "map_range",
+        "image_shape",
+    ],
+)
 def test_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call(region_model(), region_images(2))
@@ -340,9 +378,13 @@ def test_gradcam_on_the_trained_shapes_model_is_faithful():
     images = bundle.preprocess(synthetic.make_shapes(16, seed=21).images)
     result = gc.explain(bundle.model, images)
     random = np.random.default_rng(0).random(result.heatmaps.shape)
-    ins = {name: insertion_curve(bundle.model, images, m, result.class_indices, steps=32).mean_auc
-           for name, m in [("gradcam", result.heatmaps), ("random", random), ("inverted", 1 - result.heatmaps)]}
+    ins = {
+        name: insertion_curve(bundle.model, images, m, result.class_indices, steps=32).mean_auc
+        for name, m in [("gradcam", result.heatmaps), ("random", random), ("inverted", 1 - result.heatmaps)]
+    }
     assert ins["gradcam"] > ins["random"] + 0.15 and ins["random"] > ins["inverted"] + 0.1
-    dele = {name: deletion_curve(bundle.model, images, m, result.class_indices, steps=32).mean_auc
-            for name, m in [("gradcam", result.heatmaps), ("random", random), ("inverted", 1 - result.heatmaps)]}
+    dele = {
+        name: deletion_curve(bundle.model, images, m, result.class_indices, steps=32).mean_auc
+        for name, m in [("gradcam", result.heatmaps), ("random", random), ("inverted", 1 - result.heatmaps)]
+    }
     assert dele["gradcam"] + 0.14 < dele["random"] and dele["random"] + 0.14 < dele["inverted"]

@@ -21,8 +21,9 @@ def test_panels_carry_their_titles_and_one_shared_colour_bar():
     assert len(bars) == 1 and bars[0].get_ylabel() == gc.figures.NORMALISED_LABEL
     assert bars[0].get_ylim() == (0.0, 1.0)
     # the panel shows the overlay the library computes (a second route: overlay_heatmap itself)
-    np.testing.assert_array_equal(axes[0, 0].images[0].get_array(),
-                                  gc.overlay_heatmap(images[0], maps[0], alpha=0.5, colormap="viridis"))
+    np.testing.assert_array_equal(
+        axes[0, 0].images[0].get_array(), gc.overlay_heatmap(images[0], maps[0], alpha=0.5, colormap="viridis")
+    )
     plt.close(fig)
 
 
@@ -39,5 +40,7 @@ def test_one_picture_serves_every_map_and_titles_must_match():
 
 def test_titles_name_class_score_and_prediction():
     assert gc.explained_title("star", 4.123) == "map of 'star' (logit 4.12)"
-    assert gc.explained_title("star", 0.5, score_name="p", predicted="circle", method="HiResCAM") == \
-        "HiResCAM map of 'star' (p=0.50)\npredicted 'circle'"
+    assert (
+        gc.explained_title("star", 0.5, score_name="p", predicted="circle", method="HiResCAM")
+        == "HiResCAM map of 'star' (p=0.50)\npredicted 'circle'"
+    )

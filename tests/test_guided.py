@@ -7,14 +7,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import assert_unchanged, model_fingerprint, tiny_functional, tiny_sequential
 
 import gradcam_utils as gc
 from gradcam_utils import guided
 from gradcam_utils.guided import guided_backprop, guided_gradcam, to_display
-from helpers import assert_unchanged, model_fingerprint, tiny_functional, tiny_sequential
-
 
 # ----- the second implementation: a clone with custom-gradient ReLUs ---------------------------------------------
+
 
 def _guided_relu_fn(max_value=None):
     @tf.custom_gradient
@@ -24,7 +24,9 @@ def _guided_relu_fn(max_value=None):
 
         def grad(dy):
             return dy * tf.cast(passes, dy.dtype) * tf.cast(dy > 0, dy.dtype)
+
         return y, grad
+
     return guided_relu
 
 
@@ -56,6 +58,7 @@ def reference_guided(model, images, classes):
 
 
 # ----- a hand-weighted MLP and its hand computation ---------------------------------------------------------------
+
 
 def hand_mlp():
     """(2, 2, 1) image -> flatten -> Dense(5, relu) -> Dense(4) -> ReLU6 -> Dense(3) logits, seeded weights."""
@@ -100,18 +103,23 @@ def test_guided_backprop_equals_the_hand_computed_masked_chain_rule():
     assert (z2 > 6).any() and (z2 < 0).any() and (z1 < 0).any()  # every mask condition occurs
 
 
-@pytest.mark.parametrize("build", [
-    lambda: tiny_functional(),  # Activation("relu") layers
-    lambda: tiny_sequential(),  # Conv2D(activation="relu") + BatchNorm + Dropout
-    lambda: _relu6_cnn(),  # keras.layers.ReLU(max_value=6), as in EfficientNet-Lite
-], ids=["activation_layers", "sequential_conv_relu_bn", "relu6_layers"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: tiny_functional(),  # Activation("relu") layers
+        lambda: tiny_sequential(),  # Conv2D(activation="relu") + BatchNorm + Dropout
+        lambda: _relu6_cnn(),  # keras.layers.ReLU(max_value=6), as in EfficientNet-Lite
+    ],
+    ids=["activation_layers", "sequential_conv_relu_bn", "relu6_layers"],
+)
 def test_guided_backprop_agrees_with_a_custom_gradient_clone(build, rng):
     """Reference: a second implementation (clone + tf.custom_gradient guided ReLUs, Keras' own call)."""
     model = build()
     images = rng.normal(size=(4, 8, 8, 3)).astype(np.float32) * 3
     classes = np.array([0, 1, 2, 1])
-    np.testing.assert_allclose(guided_backprop(model, images, classes), reference_guided(model, images, classes),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        guided_backprop(model, images, classes), reference_guided(model, images, classes), rtol=1e-5, atol=1e-6
+    )
 
 
 def _relu6_cnn():
@@ -129,22 +137,28 @@ def test_model_without_relus_gets_its_plain_gradient(rng):
     """A linear model has no ReLU to guide (and no activation to refuse): the result is the ordinary input gradient,
     computed here by Keras' own model call under a GradientTape."""
     keras.utils.set_random_seed(5)
-    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="c"),
-                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3, name="out")])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(4, 3, name="c"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, name="out"),
+        ]
+    )
     images = rng.normal(size=(3, 8, 8, 3)).astype(np.float32)
     x = tf.constant(images)
     with tf.GradientTape() as tape:
         tape.watch(x)
         score = tf.reduce_sum(model(x)[:, 2])
-    np.testing.assert_allclose(guided_backprop(model, images, 2), tape.gradient(score, x).numpy(), rtol=1e-5,
-                               atol=1e-7)
+    np.testing.assert_allclose(guided_backprop(model, images, 2), tape.gradient(score, x).numpy(), rtol=1e-5, atol=1e-7)
 
 
 def test_softmax_model_is_explained_with_its_logits(images):
     """Reference: the same network without the softmax (same seed, same weights)."""
     probs, logits = tiny_functional(activation="softmax"), tiny_functional(activation=None)
-    np.testing.assert_array_equal(guided_backprop(probs, images, [0, 1, 2, 0]),
-                                  guided_backprop(logits, images, [0, 1, 2, 0]))
+    np.testing.assert_array_equal(
+        guided_backprop(probs, images, [0, 1, 2, 0]), guided_backprop(logits, images, [0, 1, 2, 0])
+    )
     with_layer = keras.Model(logits.inputs, keras.layers.Softmax(name="probs")(logits.output))
     np.testing.assert_array_equal(guided_backprop(with_layer, images), guided_backprop(logits, images))
 
@@ -173,10 +187,18 @@ def test_keras_ops_relu_in_a_functional_graph_is_guided_too(images):
     x = keras.ops.relu(layered.get_layer("conv2")(x))
     x = layered.get_layer("predictions")(layered.get_layer("gap")(x))
     with_ops = keras.Model(inputs, keras.ops.softmax(x), name="with_ops")
-    np.testing.assert_allclose(guided_backprop(with_ops, images, [1, 0, 2, 1]),
-                               guided_backprop(layered, images, [1, 0, 2, 1]), rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(guided_backprop(layered, images, [1, 0, 2, 1]),
-                               reference_guided(layered, images, [1, 0, 2, 1]), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        guided_backprop(with_ops, images, [1, 0, 2, 1]),
+        guided_backprop(layered, images, [1, 0, 2, 1]),
+        rtol=1e-6,
+        atol=1e-9,
+    )
+    np.testing.assert_allclose(
+        guided_backprop(layered, images, [1, 0, 2, 1]),
+        reference_guided(layered, images, [1, 0, 2, 1]),
+        rtol=1e-5,
+        atol=1e-7,
+    )
 
 
 def test_batch_equals_images_one_at_a_time(images):
@@ -219,8 +241,9 @@ def test_plan_is_cached_traced_once_and_reads_the_live_weights():
     plan = guided.get_guided_plan(model)
     assert plan.trace_count == 1
     model.set_weights([w * -0.7 + 0.1 for w in model.get_weights()])  # "trained further"
-    np.testing.assert_allclose(guided_backprop(model, images, 2), hand_gradients(model, images, [2] * 5)[0],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        guided_backprop(model, images, 2), hand_gradients(model, images, [2] * 5)[0], rtol=1e-5, atol=1e-6
+    )
     assert plan.trace_count == 1 and guided.get_guided_plan(model) is plan
 
 
@@ -231,17 +254,22 @@ def _with(layer_fn):
         x = layer_fn(x)
         x = keras.layers.GlobalAveragePooling2D()(x)
         return keras.Model(inputs, keras.layers.Dense(3)(x))
+
     return build
 
 
-@pytest.mark.parametrize("build, culprit", [
-    (_with(lambda x: keras.layers.Conv2D(4, 1, activation="swish", name="swish_conv")(x)), "swish_conv"),
-    (_with(lambda x: keras.layers.Activation("gelu", name="gelu_act")(x)), "gelu_act"),
-    (_with(lambda x: keras.layers.LeakyReLU(name="leaky")(x)), "leaky"),
-    (_with(lambda x: keras.layers.ReLU(negative_slope=0.1, name="sloped")(x)), "sloped"),
-    (_with(lambda x: keras.layers.Softmax(name="mid_softmax")(x)), "mid_softmax"),
-    (_with(keras.ops.sigmoid), "sigmoid"),
-], ids=["swish_conv", "gelu_activation", "leaky_relu", "relu_with_slope", "softmax_in_the_middle", "ops_sigmoid"])
+@pytest.mark.parametrize(
+    "build, culprit",
+    [
+        (_with(lambda x: keras.layers.Conv2D(4, 1, activation="swish", name="swish_conv")(x)), "swish_conv"),
+        (_with(lambda x: keras.layers.Activation("gelu", name="gelu_act")(x)), "gelu_act"),
+        (_with(lambda x: keras.layers.LeakyReLU(name="leaky")(x)), "leaky"),
+        (_with(lambda x: keras.layers.ReLU(negative_slope=0.1, name="sloped")(x)), "sloped"),
+        (_with(lambda x: keras.layers.Softmax(name="mid_softmax")(x)), "mid_softmax"),
+        (_with(keras.ops.sigmoid), "sigmoid"),
+    ],
+    ids=["swish_conv", "gelu_activation", "leaky_relu", "relu_with_slope", "softmax_in_the_middle", "ops_sigmoid"],
+)
 def test_non_relu_activations_are_refused_naming_the_layer(build, culprit, images):
     model = build()
     with pytest.raises(gc.UnsupportedModelError, match=f"(?s)'{culprit}.*relu") as info:
@@ -261,8 +289,10 @@ def test_guided_gradcam_is_guided_backprop_times_the_bilinear_upsampled_map(imag
     """Reference: explain's map upsampled with tf.image.resize (bilinear, half-pixel), times guided backprop."""
     model = tiny_functional()
     result = gc.explain(model, images, "conv2_act", class_index=[2, 0, 1, 1])
-    expected = guided_backprop(model, images, result.class_indices) * tf.image.resize(
-        result.heatmaps[..., None], (8, 8), method="bilinear").numpy()
+    expected = (
+        guided_backprop(model, images, result.class_indices)
+        * tf.image.resize(result.heatmaps[..., None], (8, 8), method="bilinear").numpy()
+    )
     ours = guided_gradcam(model, images, "conv2_act", class_index=[2, 0, 1, 1])
     assert ours.shape == images.shape and ours.dtype == np.float32
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-8)
@@ -313,6 +343,7 @@ def test_xception_random_weights_agrees_with_the_clone_reference():
     ours = guided_backprop(model, images, [0, 7])  # the final softmax is skipped: pre-softmax scores
     logits_twin = keras.applications.Xception(weights=None, input_shape=(96, 96, 3), classifier_activation=None)
     logits_twin.set_weights(model.get_weights())
-    np.testing.assert_allclose(ours, reference_guided(logits_twin, images, [0, 7]), rtol=1e-4,
-                               atol=1e-4 * np.abs(ours).max())
+    np.testing.assert_allclose(
+        ours, reference_guided(logits_twin, images, [0, 7]), rtol=1e-4, atol=1e-4 * np.abs(ours).max()
+    )
     assert np.abs(ours).max() > 0

@@ -2,9 +2,9 @@
 
 import keras
 import pytest
+from helpers import tiny_functional
 
 import gradcam_utils as gc
-from helpers import tiny_functional
 
 
 def test_candidates_are_convs_and_their_activations_in_order():

@@ -7,12 +7,12 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from helpers import assert_unchanged, model_fingerprint, tiny_functional, tiny_sequential
 from scipy import stats
 
 import gradcam_utils as gc
 from gradcam_utils import engine, guided, synthetic
 from gradcam_utils.sanity import cascading_randomization, randomized_copy, weighted_layers
-from helpers import assert_unchanged, model_fingerprint, tiny_functional, tiny_sequential
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +60,11 @@ def test_correlations_equal_scipy_on_independently_computed_maps(shapes):
     for i in range(3):
         if not after.empty[i]:
             assert result.gradcam[1, i] == pytest.approx(
-                stats.spearmanr(original.heatmaps[i].ravel(), after.heatmaps[i].ravel()).statistic, abs=1e-6)
-        assert result.guided_backprop[1, i] == pytest.approx(stats.spearmanr(g0[i].ravel(), g1[i].ravel()).statistic,
-                                                             abs=1e-6)
+                stats.spearmanr(original.heatmaps[i].ravel(), after.heatmaps[i].ravel()).statistic, abs=1e-6
+            )
+        assert result.guided_backprop[1, i] == pytest.approx(
+            stats.spearmanr(g0[i].ravel(), g1[i].ravel()).statistic, abs=1e-6
+        )
     np.testing.assert_array_equal(result.class_indices, original.class_indices)
 
 
@@ -80,17 +82,20 @@ def test_randomized_copy_changes_exactly_the_named_layers_seeded():
     var=1), every other layer keeps the original's; the same seed gives the same copy, another seed another."""
     model = tiny_sequential()
     rng = np.random.default_rng(0)
-    model.get_layer("bn").set_weights([rng.normal(size=4).astype(np.float32) for _ in range(3)]
-                                      + [rng.uniform(1, 2, size=4).astype(np.float32)])
+    model.get_layer("bn").set_weights(
+        [rng.normal(size=4).astype(np.float32) for _ in range(3)] + [rng.uniform(1, 2, size=4).astype(np.float32)]
+    )
     model.get_layer("predictions").bias.assign(np.full(3, 0.5, np.float32))  # the initializer gives zeros
     copy = randomized_copy(model, ["predictions", "bn"], seed=3)
     assert copy is not model and len(copy.layers) == len(model.layers)
     for name in ("predictions", "bn"):
-        assert all(not np.array_equal(a, b) for a, b in zip(model.get_layer(name).get_weights(),
-                                                            copy.get_layer(name).get_weights()))
+        assert all(
+            not np.array_equal(a, b)
+            for a, b in zip(model.get_layer(name).get_weights(), copy.get_layer(name).get_weights(), strict=True)
+        )
     np.testing.assert_array_equal(copy.get_layer("bn").get_weights()[0], np.ones(4))
     np.testing.assert_array_equal(copy.get_layer("bn").get_weights()[3], np.ones(4))
-    for a, b in zip(model.get_layer("conv1").get_weights(), copy.get_layer("conv1").get_weights()):
+    for a, b in zip(model.get_layer("conv1").get_weights(), copy.get_layer("conv1").get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     kernel = lambda m: m.get_layer("predictions").get_weights()[0]  # noqa: E731
     np.testing.assert_array_equal(kernel(copy), kernel(randomized_copy(model, ["predictions", "bn"], seed=3)))
@@ -101,8 +106,10 @@ def test_nested_models_are_copied_and_randomised_inside():
     """A base inside a Sequential head: its layers are listed (output side first) and randomised in the copy only."""
     base = tiny_functional()
     base = keras.Model(base.inputs, base.get_layer("conv2_act").output, name="base")
-    model = keras.Sequential([keras.Input((8, 8, 3)), base, keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(3, name="head")], name="wrapped")
+    model = keras.Sequential(
+        [keras.Input((8, 8, 3)), base, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3, name="head")],
+        name="wrapped",
+    )
     assert weighted_layers(model) == ["head", "conv2", "conv1"]
     before = model_fingerprint(model)
     copy = randomized_copy(model, ["head", "conv2"], seed=0)
@@ -134,13 +141,16 @@ def test_grad_cam_alone_for_models_guided_backprop_refuses():
     assert "guided" not in result.summary()
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"max_steps": 0}, "max_steps"),
-    ({"layers": ["nope"]}, "No layer with weights named"),
-    ({"layers": ["logits", "logits"]}, "distinct"),
-    ({"layer_name": "gap"}, "4-D"),
-    ({"class_index": 9}, "out of range"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"max_steps": 0}, "max_steps"),
+        ({"layers": ["nope"]}, "No layer with weights named"),
+        ({"layers": ["logits", "logits"]}, "distinct"),
+        ({"layer_name": "gap"}, "4-D"),
+        ({"class_index": 9}, "out of range"),
+    ],
+)
 def test_clear_errors(kwargs, match, shapes):
     model, images = shapes
     with pytest.raises(gc.GradCAMError, match=match):
@@ -163,7 +173,7 @@ def test_several_seeds_equal_separate_runs_and_maps_equal_independent_copies(sha
     for s, seed in enumerate((5, 6)):
         alone = cascading_randomization(model, images[:3], max_steps=2, seed=seed)
         for key in ("gradcam", "guided_backprop", "guided_gradcam"):
-            np.testing.assert_allclose(getattr(both, key)[:, 3 * s:3 * s + 3], getattr(alone, key), atol=1e-6)
+            np.testing.assert_allclose(getattr(both, key)[:, 3 * s : 3 * s + 3], getattr(alone, key), atol=1e-6)
     assert "3 image(s) x 2 seeds" in both.summary()
     assert both.maps["gradcam"].shape == (3, 3, 16, 16) and both.maps["guided_backprop"].shape == (3, 3, 64, 64)
     classes = both.class_indices
@@ -173,8 +183,7 @@ def test_several_seeds_equal_separate_runs_and_maps_equal_independent_copies(sha
             warnings.simplefilter("ignore", gc.EmptyHeatmapWarning)
             expected = gc.explain(copy, images[:3], class_index=classes).heatmaps
         np.testing.assert_allclose(both.maps["gradcam"][step], expected, atol=1e-5)
-        np.testing.assert_allclose(both.maps["logits"][step], copy.predict(images[:3], verbose=0), rtol=1e-4,
-                                   atol=1e-4)
+        np.testing.assert_allclose(both.maps["logits"][step], copy.predict(images[:3], verbose=0), rtol=1e-4, atol=1e-4)
         backprop = np.abs(guided.guided_backprop(copy, images[:3], classes)).sum(-1)
         np.testing.assert_allclose(both.maps["guided_backprop"][step], backprop, rtol=1e-4, atol=1e-6)
     assert cascading_randomization(model, images[:1], max_steps=1).maps is None

@@ -24,7 +24,7 @@ def trained():
 
 def test_fitting_the_head_leaves_the_pretrained_base_alone(trained):
     bundle, before, *_ = trained
-    for a, b in zip(bundle.model.get_weights(), before):
+    for a, b in zip(bundle.model.get_weights(), before, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -32,7 +32,7 @@ def test_head_training_is_reproducible(trained):
     bundle, _, batch, model, labels, history = trained
     again = transfer_model(bundle, num_classes=2)
     assert fit_head(again, bundle.preprocess(batch.images), labels, epochs=2, seed=3, deterministic=True) == history
-    for a, b in zip(again.get_weights(), model.get_weights()):
+    for a, b in zip(again.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
@@ -41,11 +41,14 @@ def test_head_trained_on_cached_features_is_the_head_fitting_the_whole_model_giv
     bundle, _, batch, model, labels, history = trained
     whole = transfer_model(bundle, num_classes=2)
     keras.utils.set_random_seed(3)
-    whole.compile(optimizer=keras.optimizers.Adam(1e-2),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    whole.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     fitted = whole.fit(bundle.preprocess(batch.images), labels, epochs=2, batch_size=32, shuffle=True, verbose=0)
     assert [round(float(a), 4) for a in fitted.history["accuracy"]] == history
-    for a, b in zip(whole.get_weights(), model.get_weights()):
+    for a, b in zip(whole.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -76,8 +79,13 @@ def test_op_determinism_is_turned_on_only_when_asked(opt_in, monkeypatch):
     bundle = gc.load_model("shapes_gap")
     batch = make_shapes(8, seed=6)
     kwargs = {"deterministic": True} if opt_in else {}  # the default: no keyword at all
-    fit_head(transfer_model(bundle, num_classes=2), bundle.preprocess(batch.images), (batch.labels >= 2).astype(int),
-             epochs=1, **kwargs)
+    fit_head(
+        transfer_model(bundle, num_classes=2),
+        bundle.preprocess(batch.images),
+        (batch.labels >= 2).astype(int),
+        epochs=1,
+        **kwargs,
+    )
     assert calls == (["on"] if opt_in else [])
 
 
