@@ -19,6 +19,11 @@ def cells(path):
     return json.loads(path.read_text())["cells"]
 
 
+def cell_summary(notebook_cells):
+    """What a source decides about each cell: its type, its source and its tags (nbval's markers)."""
+    return [(c["cell_type"], "".join(c["source"]), c["metadata"].get("tags", [])) for c in notebook_cells]
+
+
 def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ holds no NN_name.ipynb"
 
@@ -67,8 +72,8 @@ def test_notebook_is_clean_one_fresh_run_and_a_standard_kernel(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_matches_its_text_source(path):
     source = ROOT / "notebooks" / "src" / f"{path.stem}.py"
-    expected = [(c.cell_type, c.source) for c in build_notebooks.parse(source.read_text())]
-    actual = [(c["cell_type"], "".join(c["source"])) for c in cells(path)]
+    expected = cell_summary(build_notebooks.parse(source.read_text()))
+    actual = cell_summary(cells(path))
     assert actual == expected, f"{path.name} is out of date: run scripts/build_notebooks.py {path.stem}"
 
 
