@@ -29,6 +29,7 @@ for ax, image, label in zip(axes, with_marker.images, with_marker.labels):
     ax.imshow(image); ax.set_title(names[label]); ax.axis("off")
 plt.show()
 
+
 # %% [markdown]
 # ## Both models score well on pictures like those they were trained on
 
@@ -67,6 +68,7 @@ peak_on_marker = pointing_game(maps, np.concatenate([with_marker.cue_masks[first
 peak_on_the_shape = pointing_game(maps, np.concatenate([with_marker.masks[first]] * 2))
 assert peak_on_the_shape[:5].all() and peak_on_marker[5:9].all(), "top row: shape; bottom row: marker for 4"
 assert peak_on_the_shape[9] and (maps[9] >= 0.5).mean() > 0.5, "biased 'star': peaks on the star, covers most"
+
 
 # %% [markdown]
 # The clean model's maps (top row) peak on the shape in every panel. In the bottom row, the biased model's maps for circle, square, triangle and cross peak on the

@@ -66,6 +66,7 @@ for ax, image, label in zip(axes, train.images, train.labels):
     ax.imshow(image); ax.set_title(CLASSES[label]); ax.axis("off")
 plt.show()
 
+
 # %% [markdown]
 # ## 2. Your model
 # Three convolution blocks, then a head: global **max** pooling (the strongest response of each feature map,
@@ -85,6 +86,7 @@ def build_model(num_classes, image_size):
     x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
     outputs = keras.layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inputs, outputs, name="my_model")
+
 
 # %% [markdown]
 # Training is seeded (`keras.utils.set_random_seed`: the same initial weights and batches) and deterministic
