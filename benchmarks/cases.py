@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 import gradcam_utils as gc
+from gradcam_utils import course
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,9 +87,9 @@ class ModelCase:
         return rng.uniform(-1, 1, (batch,) + self.input_shape).astype(np.float32)
 
     def photos(self) -> np.ndarray:
-        """The course's sample photos (data/images), resized and preprocessed: real content, for the checks of
-        what the maps look like (random inputs give flat, often empty maps)."""
-        files = sorted(p for p in (ROOT / "data" / "images").iterdir() if p.suffix.lower() in (".png", ".jpg"))
+        """The course's sample photos (``course.sample_images()``), resized and preprocessed: real content, for the
+        checks of what the maps look like (random inputs give flat, often empty maps)."""
+        files = [course.sample_image_path(name) for name in course.sample_images()]
         height, width = self.input_shape[:2]
         if not files or height is None or width is None:
             return self.images(5)

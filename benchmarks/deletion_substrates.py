@@ -20,8 +20,8 @@ For each course model and each substrate this prints one table row:
 
 Models: ``shapes_gap`` on held-out ``make_shapes`` pictures (seed 70; training used seeds 1-4), ``shapes_biased`` on
 pictures with its class-coloured cue (the data it was trained for), ``shapes_flat`` when its file is there, and
-EfficientNet-Lite0 on the five photos in data/images (no masks; the explained class is the predicted one; five
-pictures give wide intervals). Grad-CAM explains the true class on the shapes pictures.
+EfficientNet-Lite0 on the five sample photos (``gradcam_utils/data/images``; no masks; the explained class is the
+predicted one; five pictures give wide intervals). Grad-CAM explains the true class on the shapes pictures.
 
     .venv/bin/python benchmarks/deletion_substrates.py            # the full table: ~5 min of CPU time
     .venv/bin/python benchmarks/deletion_substrates.py --quick    # 16 pictures per shapes model, no photos: ~30 s
@@ -42,9 +42,7 @@ from pathlib import Path
 import numpy as np
 
 import gradcam_utils as gc
-from gradcam_utils import engine, faithfulness, synthetic, zoo
-
-ROOT = Path(__file__).resolve().parents[1]
+from gradcam_utils import course, engine, faithfulness, synthetic, zoo
 
 STEPS = 16
 SHAPES_SEED = 70  # not one of the training script's seeds (1-4)
@@ -71,7 +69,7 @@ def shapes_case(name: str, n: int):
 
 def photos_case():
     bundle = gc.load_model("efficientnet_lite0")
-    files = sorted(p for p in (ROOT / "data" / "images").iterdir() if p.suffix in (".png", ".jpg"))
+    files = [course.sample_image_path(name) for name in course.sample_images()]
     x = bundle.preprocess(np.stack([gc.load_image(p, size=bundle.input_size) for p in files]))
     classes = engine.class_logits(bundle.model, x).argmax(axis=1)
     return bundle.model, x, classes, None
@@ -159,8 +157,8 @@ def main(argv=None) -> int:
         if name != "efficientnet_lite0" and name not in zoo.available_models():
             print(f"{name}: not registered, skipped", file=sys.stderr)
             continue
-        if name.startswith("shapes_") and not (zoo.MODELS_DIR / f"{name}.keras").is_file():
-            print(f"{name}: {name}.keras not in data/models yet, skipped", file=sys.stderr)
+        if name.startswith("shapes_") and not (course.MODELS_DIR / f"{name}.keras").is_file():
+            print(f"{name}: {name}.keras not in gradcam_utils/data/models yet, skipped", file=sys.stderr)
             continue
         model, x, classes, masks = photos_case() if name == "efficientnet_lite0" else shapes_case(name, n)
         label = "efficientnet_photos" if name == "efficientnet_lite0" else name

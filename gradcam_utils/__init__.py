@@ -6,6 +6,7 @@ _import_tensorflow_quietly()
 
 # ruff: noqa: E402  (imports follow the quiet TensorFlow import on purpose)
 from .classic import get_img_array, make_gradcam_heatmap, save_and_display_gradcam
+from .course import sample_image_path, sample_images
 from .engine import (
     GradCAMResult, available_methods, class_logits, class_probabilities, clear_cache, compute_heatmaps, explain,
     gradient_inputs, heatmaps_from,
@@ -37,6 +38,8 @@ __all__ = [
     "increase_in_confidence", "insertion_curve",
     # images and overlays
     "COLORMAPS", "colorize", "load_image", "overlay_heatmap", "upsample_heatmap",
+    # the sample photos that ship with the package
+    "sample_image_path", "sample_images",
     # figures
     "explained_title", "show_heatmaps",
     # the article's functions

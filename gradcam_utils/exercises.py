@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .course import DATA_DIR
+from .course import sample_image_path
 from .feedback import Feedback, _close, _model, _no_answer  # noqa: F401 (Feedback: part of this module's API)
 
 
@@ -153,7 +153,7 @@ def check_espresso_probability(model_name: str, answer) -> Feedback:
     from .engine import class_probabilities
 
     bundle = _model(model_name)
-    images = bundle.preprocess(bundle.load_images(DATA_DIR / "images" / "espresso.png"))
+    images = bundle.preprocess(bundle.load_images(sample_image_path("espresso.png")))
     expected = float(class_probabilities(bundle.model, images)[0, bundle.class_names.index("espresso")])
     return _close(answer, expected, 0.01, "the probability of 'espresso'",
                   "bundle.decode(bundle.predict(photo), top=...) lists (index, name, probability).")
@@ -167,7 +167,7 @@ def check_left_half_share(model_name: str, class_name: str, answer) -> Feedback:
     from .resize import upsample_heatmap
 
     bundle = _model(model_name)
-    image = bundle.preprocess(bundle.load_images(DATA_DIR / "images" / "cat_and_espresso.png"))
+    image = bundle.preprocess(bundle.load_images(sample_image_path("cat_and_espresso.png")))
     heatmap = compute_heatmaps(bundle.model, image, class_index=bundle.class_names.index(class_name))[0]
     up = upsample_heatmap(heatmap, bundle.input_size)
     expected = float(up[:, : up.shape[1] // 2].sum() / up.sum())

@@ -7,14 +7,12 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .course import DATA_DIR
+from .course import SAMPLE_SUFFIXES, SAMPLES_DIR
 from .errors import ImageInputError, ImageLoadError
 from .images import load_image
 from .synthetic import DEFAULT_CLASSES, make_shapes
 from .zoo import ModelBundle
 
-SAMPLES_DIR = DATA_DIR / "images"  # not the working directory: notebooks/ runs
-SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg")
 PHOTO_ORDER = ("cat", "espresso", "cat_and_espresso", "astronaut", "grace_hopper")  # the rest follow, sorted
 SHAPES_SEED = 505  # the teaching models' samples: not a seed their training or test sets used
 

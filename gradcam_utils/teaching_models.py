@@ -11,7 +11,7 @@ The last two conv blocks each start with a fixed 3x3 average (``blur4``, ``blur5
 weights) so their 3x3 convolutions gather evidence from a wider, smoother neighbourhood. Without
 them the class evidence peaked on the shapes' corners and edges, often one feature cell outside
 the object (exact pointing game 0.67); with them the last maps cover the shapes' interiors and
-their maximum lands on the object (see ``data/models/metrics.json``). The blurs sit *before* the
+their maximum lands on the object (see ``gradcam_utils/data/models/metrics.json``). The blurs sit *before* the
 last convolution, so the ``conv5_act -> gap -> logits`` head and the CAM identity are unchanged.
 
 The third model, ``shapes_flat`` (:func:`build_shapes_flat_cnn`), exists to show where the CAM family
@@ -29,7 +29,7 @@ is ``y^c = sum_ijk W[i,j,k,c] A^k_ij + b_c``, so ``dy^c/dA^k_ij = W[i,j,k,c]`` d
   the positive gradients by its alpha coefficients, LayerCAM keeps only positive gradients per position:
   each of these now gives a different map, while on the GAP models HiResCAM and XGrad-CAM coincide
   with Grad-CAM at ``conv5_act`` (Grad-CAM++ and LayerCAM weigh channels differently on any head).
-  ``data/models/metrics.json`` (``flat_model``) measures how far each method moves on the two heads.
+  ``gradcam_utils/data/models/metrics.json`` (``flat_model``) measures how far each method moves on the two heads.
 
 Layer names (``conv1``, ``conv1_act``, ``pool1``, ..., ``blur4``, ``conv4``, ..., ``conv5_act``,
 ``gap`` or ``flatten``, ``logits``) are part of the interface: notebooks and tests address layers by name. The

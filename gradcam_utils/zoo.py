@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from . import efficientnet_lite, imagenet, xception
-from .course import DATA_DIR
+from .course import MODELS_DIR
 from .errors import GradCAMError, ImageInputError, WeightsUnavailableError
 from .images import load_image
 from .synthetic import DEFAULT_CLASSES
@@ -117,15 +117,13 @@ def _load_xception(weights_path=None, fallback: bool = False, **resolve_options)
     )
 
 
-MODELS_DIR = DATA_DIR / "models"
-
-
 def _load_teaching_model(name: str, path) -> ModelBundle:
     file = Path(path) if path is not None else MODELS_DIR / f"{name}.keras"
     if not file.is_file():
-        raise WeightsUnavailableError(f"The teaching model file {file} is missing. It ships in the course's "
-                                      "data/models folder; regenerate it with `python scripts/train_teaching_models.py`"
-                                      ", or pass path=... to a copy.")
+        raise WeightsUnavailableError(f"The teaching model file {file} is missing. It ships inside the package "
+                                      "(gradcam_utils/data/models); reinstall the package, regenerate it from a "
+                                      "checkout with `python scripts/train_teaching_models.py`, or pass path=... to a "
+                                      "copy.")
     model = keras.saving.load_model(file, safe_mode=True, compile=False)  # safe mode: no code runs from the file
     height, width = model.inputs[0].shape[1:3]
     return ModelBundle(name=name, model=model, preprocess_fn=lambda images: images.astype(np.float32),

@@ -7,7 +7,7 @@ reference is exact to far below the 1e-4 the tests allow the float32 Keras port.
 
 Inputs: four random images in [-1, 1) (numpy ``default_rng(SEED).uniform``, stored as the seed
 plus a SHA-256 of the float32 bytes so a changed generator is detected), and the photos
-data/images/cat.png and data/images/espresso.png resized to 224x224 with PIL bilinear and
+gradcam_utils/data/images/cat.png and espresso.png resized to 224x224 with PIL bilinear and
 normalised as (x - 127) / 128 (stored as uint8, so the tests feed exactly the same pixels).
 It also stores, for every tensor that ``torch.load`` returns, its name, dtype and a SHA-256
 prefix of its bytes, against which the tests check the torch-free reader.
@@ -94,7 +94,7 @@ def random_inputs() -> np.ndarray:
 
 
 def photo(name: str) -> np.ndarray:
-    with Image.open(ROOT / "data" / "images" / name) as im:
+    with Image.open(ROOT / "gradcam_utils" / "data" / "images" / name) as im:
         return np.asarray(im.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR))
 
 

@@ -1,8 +1,9 @@
-"""Compose data/images/cat_and_espresso.png: the cat photo (left half) beside the espresso photo (right half).
+"""Compose gradcam_utils/data/images/cat_and_espresso.png: the cat photo (left) beside the espresso photo (right).
 
 A picture with two known objects in known halves lets tests and notebooks check that Grad-CAM is
 class-discriminative: the map for a cat class should sit on the left, the map for "espresso" on the right.
-Both sources are in data/images (see SOURCES.md). Run: .venv/bin/python scripts/make_two_object_image.py
+Both sources are in gradcam_utils/data/images (see SOURCES.md).
+Run: .venv/bin/python scripts/make_two_object_image.py
 """
 
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-IMAGES = Path(__file__).resolve().parents[1] / "data" / "images"
+IMAGES = Path(__file__).resolve().parents[1] / "gradcam_utils" / "data" / "images"  # the checkout's copy
 HALF = (224, 224)  # (width, height) of each half
 
 

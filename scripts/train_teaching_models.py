@@ -3,10 +3,10 @@
     .venv/bin/python scripts/train_teaching_models.py                     # a few minutes on 2 CPU cores
     .venv/bin/python scripts/train_teaching_models.py --only shapes_flat  # retrain one model, measure all
 
-Writes ``data/models/shapes_gap.keras`` (trained on clean images), ``data/models/shapes_biased.keras``
-(the same architecture trained on images whose colour cue always agrees with the label),
-``data/models/shapes_flat.keras`` (the same conv body with a Flatten + Dense head instead of GAP, trained
-on clean images) and ``data/models/metrics.json``:
+Writes, in the package's data folder ``gradcam_utils/data/models/`` (which the wheel ships),
+``shapes_gap.keras`` (trained on clean images), ``shapes_biased.keras`` (the same architecture trained on
+images whose colour cue always agrees with the label), ``shapes_flat.keras`` (the same conv body with a
+Flatten + Dense head instead of GAP, trained on clean images) and ``metrics.json``:
 
 * clean model: held-out accuracy, Grad-CAM pointing-game accuracy on the object, and the share of
   Grad-CAM energy on the object and on a cue it never saw;
@@ -50,6 +50,9 @@ from gradcam_utils.teaching_models import (  # noqa: E402
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+# The checkout's copy of the models (what the wheel ships), not an installed package's: this script is a repository
+# tool, run from a checkout.
+DEFAULT_OUT = ROOT / "gradcam_utils" / "data" / "models"
 # Distinct seeds: training and test images must never be the same pictures.
 SEEDS = {"clean_train": 1, "clean_test": 2, "biased_train": 3, "biased_test": 4, "weights": 0}
 # The flat model has its own training data and initial weights (seeds no other set uses); it is measured
@@ -208,7 +211,7 @@ def _save(model: keras.Model, builder, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "data" / "models", help="output folder")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     parser.add_argument("--train-images", type=int, default=8000,
                         help="training images per GAP model (shapes_flat: FLAT_TRAINING in this script)")
     parser.add_argument("--test-images", type=int, default=1000, help="held-out images")
@@ -259,7 +262,7 @@ def main(argv: list[str] | None = None) -> dict:
         t0 = time.perf_counter()
         if not paths["clean"].is_file():
             parser.error(f"shapes_flat reuses shapes_gap's conv body, and {paths['clean']} is missing: train "
-                         "shapes_gap first (or copy data/models/shapes_gap.keras there)")
+                         "shapes_gap first (or copy gradcam_utils/data/models/shapes_gap.keras there)")
         flat = _train_flat(paths["clean"])
         print(f"flat model trained in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         _save(flat, build_shapes_flat_cnn, paths["flat"])

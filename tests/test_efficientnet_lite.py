@@ -30,7 +30,7 @@ from gradcam_utils.torch_legacy import DisallowedGlobalError, TorchLegacyFormatE
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "tests" / "data" / "efficientnet_lite0_reference.npz"
-IMAGES = ROOT / "data" / "images"
+IMAGES = ROOT / "gradcam_utils" / "data" / "images"
 ATOL = 1e-4
 
 

@@ -199,7 +199,8 @@ def unit_max(maps):
 @pytest.fixture(scope="module")
 def imagenet_pair():
     bundle = gc.load_model("efficientnet_lite0")
-    images = bundle.preprocess(bundle.load_images("data/images/cat.png", "data/images/espresso.png"))
+    photos = bundle.load_images(gc.sample_image_path("cat.png"), gc.sample_image_path("espresso.png"))
+    images = bundle.preprocess(photos)
     return bundle, images, np.array([281, 967])
 
 

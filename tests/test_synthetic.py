@@ -259,11 +259,12 @@ def test_bad_count_or_seed_raise(n, seed):
 # ---- golden output: the exact pictures the shipped teaching models were trained and measured on
 
 # SHA-256 of every field of make_shapes' output for a few seeds and settings. They were recorded from the
-# implementation that trained the shipped models and measured data/models/metrics.json (gradcam_utils/synthetic.py
-# as of commit db423fc, numpy 2.4.6), before make_shapes was split into steps. "Same seed, same output" alone would
-# not notice a reordered random draw, which silently gives every seed other pictures: the teaching models' data,
-# metrics.json and the notebooks' numbers would no longer be reproducible. Never update these digests to make a
-# refactor pass; a digest may only change together with retrained models and a new metrics.json.
+# implementation that trained the shipped models and measured gradcam_utils/data/models/metrics.json
+# (gradcam_utils/synthetic.py as of commit db423fc, numpy 2.4.6), before make_shapes was split into steps. "Same
+# seed, same output" alone would not notice a reordered random draw, which silently gives every seed other pictures:
+# the teaching models' data, metrics.json and the notebooks' numbers would no longer be reproducible. Never update
+# these digests to make a refactor pass; a digest may only change together with retrained models and a new
+# metrics.json.
 # Each digest hashes dtype and shape, then the array's bytes (see _digest). metrics_* are the script's test sets
 # (scripts/train_teaching_models.py: SEEDS["clean_test"], SEEDS["biased_test"] with CUE, --test-images 1000).
 GOLDEN_FIELDS = ("images", "object_labels", "object_masks", "object_boxes", "cue_masks", "cue_labels",
@@ -455,7 +456,7 @@ def test_output_is_byte_identical_to_the_data_the_shipped_models_were_trained_on
     assert not changed, (
         f"make_shapes {case} ({GOLDEN[case][0]}) no longer gives the recorded {changed}: the random draws or the "
         "drawing changed, so every seed now gives other pictures than the shipped models were trained and measured "
-        "on (data/models/metrics.json)"
+        "on (gradcam_utils/data/models/metrics.json)"
     )
     # the labelled object's fields are object 0's, so the digests above cover them too
     np.testing.assert_array_equal(batch.labels, batch.object_labels[:, 0])

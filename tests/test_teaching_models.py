@@ -1,6 +1,6 @@
 """The course's own trained models: they load safely, keep the Grad-CAM = CAM identity (GAP head) or the HiResCAM
-closed form (Flatten head), reach the accuracy and localisation that data/models/metrics.json reports, and the
-training script reproduces that file exactly.
+closed form (Flatten head), reach the accuracy and localisation that gradcam_utils/data/models/metrics.json reports,
+and the training script reproduces that file exactly.
 
 Floors are the measured values (metrics.json, from `scripts/train_teaching_models.py`) less a small margin for
 the smaller test sets used here; the exact reproduction is checked separately against the full evaluation."""
@@ -19,7 +19,8 @@ from gradcam_utils.synthetic import make_shapes
 from gradcam_utils.teaching_models import LAST_CONV_LAYER, build_shapes_cnn, build_shapes_flat_cnn
 
 ROOT = Path(__file__).resolve().parents[1]
-REPORTED = json.loads((ROOT / "data" / "models" / "metrics.json").read_text())
+MODELS = ROOT / "gradcam_utils" / "data" / "models"  # the checkout's files: what the wheel ships
+REPORTED = json.loads((MODELS / "metrics.json").read_text())
 # shapes_flat: measured on the tests' own fresh pictures (seeds 104, 106), bounds set with a margin.
 FLAT_ACCURACY_FLOOR = 0.97  # measured 0.998 on 600 pictures (metrics.json: 0.996 on the 1000 test pictures)
 FLAT_SPREAD_FLOOR = 0.5  # median over (channel, class) of std_ij W / mean_ij |W|: measured 1.14; a GAP head gives 0
@@ -61,7 +62,7 @@ def accuracy(bundle, batch):
 
 def test_files_are_small_and_load_in_safe_mode(clean):
     for name in ("shapes_gap", "shapes_biased"):
-        path = ROOT / "data" / "models" / f"{name}.keras"
+        path = MODELS / f"{name}.keras"
         assert path.stat().st_size < 2_000_000
         keras.saving.load_model(path, safe_mode=True)
     assert clean.last_conv_layer == LAST_CONV_LAYER == gc.default_layer_name(clean.model)
@@ -116,7 +117,7 @@ def test_gradcam_shows_where_each_model_looks(clean, biased, cue_tests):
 def test_training_script_reproduces_the_reported_metrics_from_the_shipped_models(tmp_path):
     """--evaluate-only re-measures the shipped files on the script's own test sets: metrics.json, exactly."""
     for name in ("shapes_gap.keras", "shapes_biased.keras", "shapes_flat.keras"):
-        (tmp_path / name).write_bytes((ROOT / "data" / "models" / name).read_bytes())
+        (tmp_path / name).write_bytes((MODELS / name).read_bytes())
     measured = training.main(["--out", str(tmp_path), "--evaluate-only"])
     assert measured["clean_model"] == REPORTED["clean_model"]
     assert measured["biased_model"] == REPORTED["biased_model"]
@@ -147,7 +148,7 @@ def flat_kernel(bundle):
 
 
 def test_flat_model_is_small_loads_in_safe_mode_and_shares_the_gap_models_body(flat, clean):
-    path = ROOT / "data" / "models" / "shapes_flat.keras"
+    path = MODELS / "shapes_flat.keras"
     assert path.stat().st_size < 2_000_000
     keras.saving.load_model(path, safe_mode=True)
     assert flat.last_conv_layer == LAST_CONV_LAYER == gc.default_layer_name(flat.model)
@@ -206,7 +207,7 @@ def test_only_trains_the_flat_model_deterministically_and_leaves_the_others_alon
     and two runs give the same flat weights."""
     monkeypatch.setitem(training.FLAT_TRAINING, "train_images", 64)
     monkeypatch.setitem(training.FLAT_TRAINING, "epochs", 1)
-    shipped = {name: (ROOT / "data" / "models" / name).read_bytes() for name in ("shapes_gap.keras",
+    shipped = {name: (MODELS / name).read_bytes() for name in ("shapes_gap.keras",
                                                                                   "shapes_biased.keras")}
     weights = []
     for run in ("a", "b"):

@@ -141,7 +141,7 @@ def test_notebook_03_explains_with_the_trained_xception_when_its_weights_are_her
     cells = build_notebooks.parse((root / "notebooks" / "src" / "03_gradcam_on_a_real_network.py").read_text())
     [cell] = [c for c in cells if c.cell_type == "code" and "weights_available()" in c.source]
     monkeypatch.setattr(plt, "show", lambda *a, **k: None)
-    namespace = {"gc": gc, "plt": plt, "img_path": str(root / "data" / "images" / "cat.png")}
+    namespace = {"gc": gc, "plt": plt, "img_path": str(root / "gradcam_utils" / "data" / "images" / "cat.png")}
 
     exec(compile(cell.source, "03 Xception cell", "exec"), namespace)  # no weights here (autouse fixture)
     assert "trained" not in namespace

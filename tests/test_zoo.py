@@ -8,7 +8,7 @@ import pytest
 import gradcam_utils as gc
 from gradcam_utils import imagenet
 
-IMAGES = Path(__file__).resolve().parents[1] / "data" / "images"
+IMAGES = Path(__file__).resolve().parents[1] / "gradcam_utils" / "data" / "images"
 CAT_CLASSES = {281, 282, 285}  # tabby, tiger cat, Egyptian cat
 ESPRESSO = 967
 

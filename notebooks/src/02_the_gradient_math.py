@@ -328,7 +328,7 @@ assert np.allclose(pooled, alpha), "the text says: averaging over the batch chan
 
 # %%
 bundle = gc.load_model("efficientnet_lite0")
-photo = bundle.load_images("../data/images/cat_and_espresso.png")
+photo = bundle.load_images(gc.sample_image_path("cat_and_espresso.png"))
 espresso = bundle.class_names.index("espresso")
 found = [gc.explain(bundle.model, bundle.preprocess(photo), class_index=espresso, method=m)
          for m in ("gradcam", "counterfactual")]

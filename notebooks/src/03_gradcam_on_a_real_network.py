@@ -37,7 +37,7 @@ print(bundle.name, "| input", bundle.input_size, "| Grad-CAM layer:", layer_name
 # probabilities.
 
 # %%
-img_path = "../data/images/cat.png"
+img_path = gc.sample_image_path("cat.png")  # the path of a photo file that ships with the course
 pixels = gc.get_img_array(img_path, size=bundle.input_size)  # 0..255
 img_array = bundle.preprocess_fn(pixels)
 assert np.allclose(img_array, (pixels - 127) / 128), "the text says EfficientNet-Lite scales by (x-127)/128"
@@ -274,8 +274,8 @@ else:
 # class per image, and reports each class's score (its logit) and all logits (their argmax is the prediction).
 
 # %%
-two = bundle.load_images("../data/images/cat_and_espresso.png")  # squeezed to 224x224 for the model
-original = gc.load_image("../data/images/cat_and_espresso.png")     # 448x224, for display
+two = bundle.load_images(gc.sample_image_path("cat_and_espresso.png"))  # squeezed to 224x224 for the model
+original = gc.load_image(gc.sample_image_path("cat_and_espresso.png"))  # 448x224, for display
 top4 = bundle.decode(bundle.predict(two), top=4)[0]  # softmax probabilities, best first
 print(", ".join(f"{p.name} p={p.score:.2f}" for p in top4))
 assert [p.name for p in top4[:3]] == ["Egyptian cat", "tiger cat", "tabby"], "the text: the top three are cats"
@@ -309,7 +309,7 @@ assert shares["espresso"] < 0.2, "the text below: the espresso map lies mostly o
 
 # %%
 names = ["cat.png", "espresso.png", "astronaut.png", "grace_hopper.jpg"]
-photos = bundle.load_images(*[f"../data/images/{n}" for n in names])
+photos = bundle.load_images(*[gc.sample_image_path(n) for n in names])
 batch = gc.explain(model, bundle.preprocess(photos))
 top_names = [bundle.class_names[c] for c in batch.class_indices]
 titles = [gc.explained_title(n, s, predicted=n) for n, s in zip(top_names, batch.scores)]
@@ -383,8 +383,8 @@ shuttle_index = None   # your code here
 check_class_index("space shuttle", shuttle_index)
 
 # %% [markdown]
-# **2.** Which probability does the model give "espresso" on `../data/images/espresso.png`? Guess first: above or
-# below 0.5? (The figure of section 5 shows its logit, not its probability.)
+# **2.** Which probability does the model give "espresso" on the photo `gc.sample_image_path("espresso.png")`? Guess
+# first: above or below 0.5? (The figure of section 5 shows its logit, not its probability.)
 
 # %%
 espresso_probability = None   # your code here

@@ -18,7 +18,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 bundle = gc.load_model("efficientnet_lite0")
-cat = bundle.load_images("../data/images/cat.png")[0]
+cat = bundle.load_images(gc.sample_image_path("cat.png"))[0]
 result = gc.explain(bundle.model, bundle.preprocess(cat))      # class_index=None: the top class
 heatmap, top, score = result.heatmaps[0], int(result.class_indices[0]), float(result.scores[0])
 explained = gc.explained_title(bundle.class_names[top], score)
@@ -141,7 +141,7 @@ plt.show()
 
 # %%
 from pathlib import Path
-photos = bundle.load_images(*[f"../data/images/{n}" for n in ["cat.png", "espresso.png", "cat_and_espresso.png"]])
+photos = bundle.load_images(*[gc.sample_image_path(n) for n in ["cat.png", "espresso.png", "cat_and_espresso.png"]])
 classes = [bundle.class_names.index(n) for n in ["tabby", "espresso"]]
 maps, titles, scores = [], [], {}
 for c in classes:

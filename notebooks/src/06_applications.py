@@ -29,7 +29,7 @@ clean, biased = gc.load_model("shapes_gap"), gc.load_model("shapes_biased")
 
 # %%
 imagenet = gc.load_model("efficientnet_lite0")
-photo = imagenet.load_images("../data/images/astronaut.png")
+photo = imagenet.load_images(gc.sample_image_path("astronaut.png"))
 print([f"{name} {score:.2f}" for _, name, score in imagenet.decode(imagenet.predict(photo), top=5)[0]])
 asked = ["bobsled", "space shuttle"]
 result = gc.explain(imagenet.model, imagenet.preprocess(np.repeat(photo, 2, axis=0)),

@@ -473,7 +473,7 @@ assert 1.5 < ratio20 < 2.5 and 2.5 < ratio12 < 3.5, "map above half its peak: ~2
 # Grad-CAM++, designed with several instances in mind (Chattopadhay et al., WACV 2018), behaves the same here.
 
 # %%
-cat = gc.load_image("../data/images/cat.png", size=(112, 112))
+cat = gc.load_image(gc.sample_image_path("cat.png"), size=(112, 112))
 twins = np.full((224, 224, 3), 128, np.uint8)
 twins[56:168, :112], twins[56:168, 112:] = cat, cat[:, ::-1]
 cats = [(56, 0, 168, 112), (56, 112, 168, 224)]   # (y0, x0, y1, x1) of each cat

@@ -1,9 +1,9 @@
 """The explorer notebook in a real browser: JupyterLab on loopback + Debian's Chromium, driven by Playwright.
 
-Starts JupyterLab on a copy of the notebook (a temporary root with notebooks/ and data/, so cells run in the
-browser never rewrite the repository's files), opens it in Chromium, runs all cells, changes the explorer's class
-control like a user would and checks that the heatmap pictures in the page change. Screenshots and logs are saved
-as artifacts; the server is always stopped.
+Starts JupyterLab on a copy of the notebook (a temporary root with notebooks/, so cells run in the browser never
+rewrite the repository's files; the sample images and models come from the package), opens it in Chromium, runs
+all cells, changes the explorer's class control like a user would and checks that the heatmap pictures in the page
+change. Screenshots and logs are saved as artifacts; the server is always stopped.
 
 Run it with `bash scripts/browser_test.sh` (installs Debian's chromium and the `browser` extra when missing).
 Environment:
@@ -160,14 +160,17 @@ class LabServer:
 
 
 def copy_course_tree(notebook: str, root: Path) -> Path:
-    """Lay out root/notebooks/<notebook> and root/data (a copy: cells run in the browser can't touch the repo)."""
+    """Lay out root/notebooks/<notebook> (a copy: cells run in the browser can't touch the repo).
+
+    The course's data (sample images, teaching models) is read from the package (gradcam_utils/data), not from
+    the working directory, so it is not copied.
+    """
     source = REPO / notebook
     if not source.is_file():
         pytest.fail(f"the notebook under test is missing: {source}", pytrace=False)
     target = root / notebook
     target.parent.mkdir(parents=True)
     shutil.copy2(source, target)
-    shutil.copytree(REPO / "data", root / "data")
     return target
 
 
@@ -283,7 +286,7 @@ def wait_until_answering(server: LabServer) -> None:
 
 @pytest.fixture
 def lab(tmp_path, artifacts_dir):
-    """JupyterLab serving a temporary copy of NOTEBOOK (and data/); stopped afterwards, pass or fail."""
+    """JupyterLab serving a temporary copy of NOTEBOOK; stopped afterwards, pass or fail."""
     server = start_lab(NOTEBOOK, tmp_path)
     try:
         yield server
