@@ -5,15 +5,32 @@ from ._quiet import import_tensorflow_quietly as _import_tensorflow_quietly
 _import_tensorflow_quietly()
 
 # ruff: noqa: E402  (imports follow the quiet TensorFlow import on purpose)
+from . import metrics  # gc.metrics.pointing_game, ... (scores against ground truth)
 from .classic import get_img_array, make_gradcam_heatmap, save_and_display_gradcam
 from .course import sample_image_path, sample_images
 from .engine import (
-    GradCAMResult, available_methods, class_logits, class_probabilities, clear_cache, compute_heatmaps, explain,
-    gradient_inputs, heatmaps_from,
+    GradCAMResult,
+    available_methods,
+    class_logits,
+    class_probabilities,
+    clear_cache,
+    compute_heatmaps,
+    explain,
+    gradient_inputs,
+    heatmaps_from,
 )
 from .errors import (
-    ClassIndexError, EmptyHeatmapWarning, GradCAMError, ImageInputError, ImageLoadError, ImageNotFoundError,
-    LayerError, PretrainedWeightsError, UnknownMethodError, UnsupportedModelError, WeightsCacheWarning,
+    ClassIndexError,
+    EmptyHeatmapWarning,
+    GradCAMError,
+    ImageInputError,
+    ImageLoadError,
+    ImageNotFoundError,
+    LayerError,
+    PretrainedWeightsError,
+    UnknownMethodError,
+    UnsupportedModelError,
+    WeightsCacheWarning,
     WeightsUnavailableError,
 )
 from .faithfulness import average_drop, deletion_curve, increase_in_confidence, insertion_curve
@@ -22,7 +39,6 @@ from .guided import guided_backprop, guided_gradcam
 from .imagenet import Prediction, decode
 from .images import load_image
 from .layers import default_layer_name, list_conv_layers
-from . import metrics  # gc.metrics.pointing_game, ... (scores against ground truth)
 from .overlay import COLORMAPS, colorize, overlay_heatmap
 from .resize import upsample_heatmap
 from .sanity import cascading_randomization
@@ -30,24 +46,60 @@ from .zoo import ModelBundle, available_models, load_model
 
 __all__ = [
     # the engine
-    "GradCAMResult", "available_methods", "class_logits", "class_probabilities", "clear_cache", "compute_heatmaps",
-    "explain", "gradient_inputs", "heatmaps_from",
-    "default_layer_name", "list_conv_layers",
+    "GradCAMResult",
+    "available_methods",
+    "class_logits",
+    "class_probabilities",
+    "clear_cache",
+    "compute_heatmaps",
+    "explain",
+    "gradient_inputs",
+    "heatmaps_from",
+    "default_layer_name",
+    "list_conv_layers",
     # guided maps, faithfulness and sanity checks
-    "average_drop", "cascading_randomization", "deletion_curve", "guided_backprop", "guided_gradcam",
-    "increase_in_confidence", "insertion_curve",
+    "average_drop",
+    "cascading_randomization",
+    "deletion_curve",
+    "guided_backprop",
+    "guided_gradcam",
+    "increase_in_confidence",
+    "insertion_curve",
     # images and overlays
-    "COLORMAPS", "colorize", "load_image", "overlay_heatmap", "upsample_heatmap",
+    "COLORMAPS",
+    "colorize",
+    "load_image",
+    "overlay_heatmap",
+    "upsample_heatmap",
     # the sample photos that ship with the package
-    "sample_image_path", "sample_images",
+    "sample_image_path",
+    "sample_images",
     # figures
-    "explained_title", "show_heatmaps",
+    "explained_title",
+    "show_heatmaps",
     # the article's functions
-    "get_img_array", "make_gradcam_heatmap", "save_and_display_gradcam",
+    "get_img_array",
+    "make_gradcam_heatmap",
+    "save_and_display_gradcam",
     # models
-    "ModelBundle", "Prediction", "available_models", "decode", "load_model",
+    "ModelBundle",
+    "Prediction",
+    "available_models",
+    "decode",
+    "load_model",
+    # scores against ground truth: gc.metrics.pointing_game, ...
+    "metrics",
     # errors and warnings
-    "ClassIndexError", "EmptyHeatmapWarning", "GradCAMError", "ImageInputError", "ImageLoadError", "ImageNotFoundError",
-    "LayerError", "PretrainedWeightsError", "UnknownMethodError", "UnsupportedModelError", "WeightsCacheWarning",
+    "ClassIndexError",
+    "EmptyHeatmapWarning",
+    "GradCAMError",
+    "ImageInputError",
+    "ImageLoadError",
+    "ImageNotFoundError",
+    "LayerError",
+    "PretrainedWeightsError",
+    "UnknownMethodError",
+    "UnsupportedModelError",
+    "WeightsCacheWarning",
     "WeightsUnavailableError",
 ]

@@ -8,11 +8,12 @@ in ``notebooks/solutions/``.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from .course import sample_image_path
 from .feedback import Feedback, _close, _model, _no_answer  # noqa: F401 (Feedback: part of this module's API)
-
 
 # ----- 01 · why interpretability ---------------------------------------------------------------------------------
 
@@ -38,8 +39,11 @@ def check_gradcam_facts(answers: dict | None) -> Feedback:
     if not isinstance(answers, dict) or set(answers) != set(GRADCAM_FACTS):
         return Feedback(False, "Answer with a dict that has exactly the statements of GRADCAM_FACTS as keys.")
     if open_ := [s for s, value in answers.items() if value is None]:
-        return Feedback(False, f"{len(open_)} of {len(GRADCAM_FACTS)} statements are still None, e.g. {open_[0]!r}: "
-                               "replace each None with True or False.")
+        return Feedback(
+            False,
+            f"{len(open_)} of {len(GRADCAM_FACTS)} statements are still None, e.g. {open_[0]!r}: "
+            "replace each None with True or False.",
+        )
     wrong = [s for s, truth in GRADCAM_FACTS.items() if bool(answers[s]) != truth]
     if not wrong:
         return Feedback(True, "Right: class-discriminative, coarse, needs no retraining, and explains, not proves.")
@@ -56,12 +60,18 @@ def check_white_marker_star_share(answer) -> Feedback:
     test = make_shapes(200, seed=11, cue="correlated", cue_kind="position")
     star = biased.class_names.index("star")
     expected = float((biased.predict(test.images).argmax(axis=1) == star).mean())
-    return _close(answer, expected, 0.005, "the share of 'star' answers (a fraction between 0 and 1)",
-                  "make_shapes(200, seed=11, cue='correlated', cue_kind='position'), then count how often "
-                  "predict(...).argmax(axis=1) equals the index of 'star' in class_names, and divide by 200.")
+    return _close(
+        answer,
+        expected,
+        0.005,
+        "the share of 'star' answers (a fraction between 0 and 1)",
+        "make_shapes(200, seed=11, cue='correlated', cue_kind='position'), then count how often "
+        "predict(...).argmax(axis=1) equals the index of 'star' in class_names, and divide by 200.",
+    )
 
 
 # ----- 02 · the gradient math ------------------------------------------------------------------------------------
+
 
 def check_blue_weights(alpha) -> Feedback:
     """02, exercise 1: the Grad-CAM weights alpha^blue at conv2_act of the colour detector, worked out on paper."""
@@ -76,8 +86,11 @@ def check_blue_weights(alpha) -> Feedback:
         return Feedback(False, f"Expected one weight per channel, shape {expected.shape}; got shape {value.shape}.")
     if np.allclose(value, expected, atol=1e-4):
         return Feedback(True, f"Right: alpha^blue = {[round(float(v), 4) for v in expected]} = w^blue / Z.")
-    return Feedback(False, "Not yet. Hint: the score is 10 x the mean of the blueness map; how much does it grow "
-                           "when one of the 64 positions grows by 1?")
+    return Feedback(
+        False,
+        "Not yet. Hint: the score is 10 x the mean of the blueness map; how much does it grow "
+        "when one of the 64 positions grows by 1?",
+    )
 
 
 def check_gradcam_function(gradcam_fn) -> Feedback:
@@ -91,7 +104,7 @@ def check_gradcam_function(gradcam_fn) -> Feedback:
     try:
         got = gradcam_fn(acts.copy(), grads.copy())
         if got is None:  # the notebook's placeholder body (``return None``): not attempted yet
-            return _no_answer(None)
+            return cast(Feedback, _no_answer(None))  # never None for a None answer
         got = np.asarray(got, dtype=float)
     except Exception as err:  # a learner's function may fail in any way; say how
         return Feedback(False, f"Your function raised {type(err).__name__}: {err}")
@@ -123,13 +136,18 @@ def check_counterfactual_square(answer) -> Feedback:
     red, blue = heatmap[1:3, 1:3].sum(), heatmap[5:7, 5:7].sum()
     expected = "empty" if heatmap.max() == 0 else ("blue" if blue > red else "red")
     if str(answer).strip().lower() == expected:
-        return Feedback(True, "Right: the 'red' score has no negative weight on any channel, so nothing in the "
-                              "picture counts against it and the counterfactual map is all zeros."
-                        if expected == "empty" else f"Right: the {expected} square is evidence against 'red'.")
+        return Feedback(
+            True,
+            "Right: the 'red' score has no negative weight on any channel, so nothing in the "
+            "picture counts against it and the counterfactual map is all zeros."
+            if expected == "empty"
+            else f"Right: the {expected} square is evidence against 'red'.",
+        )
     return Feedback(False, "Not yet. Hint: the counterfactual weights are -alpha; look at the signs of w^red.")
 
 
 # ----- 03 · the article's recipe on a real network ---------------------------------------------------------------
+
 
 def check_class_index(name: str, answer) -> Feedback:
     """03, exercise 1: the ImageNet index of a class name (e.g. 'space shuttle')."""
@@ -155,8 +173,13 @@ def check_espresso_probability(model_name: str, answer) -> Feedback:
     bundle = _model(model_name)
     images = bundle.preprocess(bundle.load_images(sample_image_path("espresso.png")))
     expected = float(class_probabilities(bundle.model, images)[0, bundle.class_names.index("espresso")])
-    return _close(answer, expected, 0.01, "the probability of 'espresso'",
-                  "bundle.decode(bundle.predict(photo), top=...) lists (index, name, probability).")
+    return _close(
+        answer,
+        expected,
+        0.01,
+        "the probability of 'espresso'",
+        "bundle.decode(bundle.predict(photo), top=...) lists (index, name, probability).",
+    )
 
 
 def check_left_half_share(model_name: str, class_name: str, answer) -> Feedback:
@@ -171,11 +194,17 @@ def check_left_half_share(model_name: str, class_name: str, answer) -> Feedback:
     heatmap = compute_heatmaps(bundle.model, image, class_index=bundle.class_names.index(class_name))[0]
     up = upsample_heatmap(heatmap, bundle.input_size)
     expected = float(up[:, : up.shape[1] // 2].sum() / up.sum())
-    return _close(answer, expected, 0.01, f"the share of the '{class_name}' map on the left half",
-                  "upsample the map to the input size, then divide the sum of its left half by its total.")
+    return _close(
+        answer,
+        expected,
+        0.01,
+        f"the share of the '{class_name}' map on the left half",
+        "upsample the map to the input size, then divide the sum of its left half by its total.",
+    )
 
 
 # ----- 04 · heatmaps and overlays --------------------------------------------------------------------------------
+
 
 def check_bilinear_value(answer) -> Feedback:
     """04, exercise 1: upsample [[0, 1], [1, 0]] to 4x4 bilinearly (half-pixel centres); the value at row 0, col 1."""
@@ -183,19 +212,30 @@ def check_bilinear_value(answer) -> Feedback:
         return empty
     # Output pixel j of 4 sits at input coordinate (j + 0.5) / 2 - 0.5: row 0 -> -0.25 (held at the edge: 0),
     # column 1 -> 0.25, a quarter of the way from the 0 to the 1 in the first row.
-    return _close(answer, 0.25, 1e-6, "the bilinear value at (0, 1)",
-                  "output pixel j sits at input coordinate (j + 0.5) * 2/4 - 0.5; clamp it to the edges.")
+    return _close(
+        answer,
+        0.25,
+        1e-6,
+        "the bilinear value at (0, 1)",
+        "output pixel j sits at input coordinate (j + 0.5) * 2/4 - 0.5; clamp it to the edges.",
+    )
 
 
 def check_blend(answer) -> Feedback:
     """04, exercise 2: a grey pixel 200 under colour value 40 with alpha 0.25: the blended value."""
     if (empty := _no_answer(answer)) is not None:
         return empty
-    return _close(answer, 0.75 * 200 + 0.25 * 40, 0.5, "(1 - alpha) * image + alpha * colour",
-                  "at alpha = 0 you see the image only, at alpha = 1 the colour only.")
+    return _close(
+        answer,
+        0.75 * 200 + 0.25 * 40,
+        0.5,
+        "(1 - alpha) * image + alpha * colour",
+        "at alpha = 0 you see the image only, at alpha = 1 the colour only.",
+    )
 
 
 # ----- 05 · the interactive explorer -----------------------------------------------------------------------------
+
 
 def check_layer_size(model_name: str, layer_name: str, answer) -> Feedback:
     """05, exercise 1: the (rows, columns) of a layer's feature maps."""
@@ -228,18 +268,26 @@ def check_marker_sample_prediction(answer) -> Feedback:
 
 # ----- 06 · applications -----------------------------------------------------------------------------------------
 
+
 def check_box_iou(answer) -> Feedback:
     """06, exercise 1: IoU of (0, 0, 10, 10) and (5, 5, 15, 15), boxes (y0, x0, y1, x1) end-exclusive."""
     if (empty := _no_answer(answer)) is not None:
         return empty
     intersection, union = 5 * 5, 10 * 10 + 10 * 10 - 5 * 5  # a 5x5 overlap; the union counts it once
-    return _close(answer, intersection / union, 1e-3, "the IoU (25 / 175)",
-                  "intersection area / (area A + area B - intersection area).")
+    return _close(
+        answer,
+        intersection / union,
+        1e-3,
+        "the IoU (25 / 175)",
+        "intersection area / (area A + area B - intersection area).",
+    )
 
 
 def check_misleading_marker_energy(answer) -> Feedback:
-    """06, exercise 2: mean share of the biased model's Grad-CAM energy, map of the TRUE class, on a marker that
-    names another class (100 images, seed 12)."""
+    """06, exercise 2: the biased model's Grad-CAM energy share on a marker that names another class.
+
+    The mean share, over 100 images (seed 12), of the map of the TRUE class.
+    """
     if (empty := _no_answer(answer)) is not None:
         return empty
     import warnings
@@ -255,12 +303,18 @@ def check_misleading_marker_energy(answer) -> Feedback:
         maps = compute_heatmaps(biased.model, biased.preprocess(batch.images), class_index=batch.labels)
     expected = float(energy_pointing_game(maps, batch.cue_masks).mean())
     area = float(batch.cue_masks.mean())
-    return _close(answer, expected, 0.005, f"the mean energy share on the marker ({expected / area:.0f}x its area)",
-                  "compute_heatmaps with class_index=batch.labels (the true classes), then "
-                  "metrics.energy_pointing_game(maps, batch.cue_masks).mean().")
+    return _close(
+        answer,
+        expected,
+        0.005,
+        f"the mean energy share on the marker ({expected / area:.0f}x its area)",
+        "compute_heatmaps with class_index=batch.labels (the true classes), then "
+        "metrics.energy_pointing_game(maps, batch.cue_masks).mean().",
+    )
 
 
 # ----- 07 · evaluation and limits --------------------------------------------------------------------------------
+
 
 def check_scorecam_passes(answer) -> Feedback:
     """07, exercise 1: Score-CAM's forward passes per image at conv5_act of shapes_gap (an upper bound)."""
@@ -276,8 +330,10 @@ def check_scorecam_passes(answer) -> Feedback:
 
 
 def check_lower_deletion(answer) -> Feedback:
-    """07, exercise 2: on the first 20 of make_shapes(300, seed=70), explained by shapes_flat, which has the lower
-    deletion AUC (16 steps, the default substrate): Grad-CAM's maps or the true object masks?"""
+    """07, exercise 2: which has the lower deletion AUC, Grad-CAM's maps or the true object masks?
+
+    On the first 20 of make_shapes(300, seed=70), explained by shapes_flat (16 steps, the default substrate).
+    """
     if (empty := _no_answer(answer)) is not None:
         return empty
     from .engine import compute_heatmaps
@@ -287,18 +343,29 @@ def check_lower_deletion(answer) -> Feedback:
     flat = _model("shapes_flat")
     batch = make_shapes(300, seed=70)
     x, labels = flat.preprocess(batch.images[:20]), batch.labels[:20]
-    gradcam = deletion_curve(flat.model, x, compute_heatmaps(flat.model, x, class_index=labels), labels,
-                             steps=16).mean_auc
+    gradcam = deletion_curve(
+        flat.model, x, compute_heatmaps(flat.model, x, class_index=labels), labels, steps=16
+    ).mean_auc
     mask = deletion_curve(flat.model, x, batch.masks[:20].astype(np.float32), labels, steps=16).mean_auc
     expected = "gradcam" if gradcam < mask else "mask"
     if str(answer).strip().lower() == expected:
         return Feedback(True, f"Right: deletion AUC Grad-CAM {gradcam:.2f}, object mask {mask:.2f}.")
-    return Feedback(False, "Not yet. Hint: faithfulness.deletion_curve(flat.model, x[:20], maps, test.labels[:20], "
-                           "steps=16).mean_auc for both, with the masks as float maps.")
+    return Feedback(
+        False,
+        "Not yet. Hint: faithfulness.deletion_curve(flat.model, x[:20], maps, test.labels[:20], "
+        "steps=16).mean_auc for both, with the masks as float maps.",
+    )
 
 
 # ----- 08 · capstone: in capstone_checks, importable from here like every other check -------------------------------
 from .capstone_checks import (  # noqa: E402,F401
-    CAPSTONE_REPORT_KEYS, SANITY_IMAGES, SANITY_STEPS, SANITY_THRESHOLD, check_capstone, check_capstone_layer,
-    check_energy_function, check_sanity_prediction, sanity_verdict,
+    CAPSTONE_REPORT_KEYS,
+    SANITY_IMAGES,
+    SANITY_STEPS,
+    SANITY_THRESHOLD,
+    check_capstone,
+    check_capstone_layer,
+    check_energy_function,
+    check_sanity_prediction,
+    sanity_verdict,
 )

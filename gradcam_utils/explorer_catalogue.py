@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,13 +25,15 @@ class _ImageSource(NamedTuple):
 
 
 def family(bundle: ModelBundle) -> str:
-    """"shapes" for a model of the teaching classes, else "photos": which samples go with it."""
+    """Which samples go with a model: "shapes" for a model of the teaching classes, else "photos"."""
     return "shapes" if tuple(bundle.class_names) == tuple(DEFAULT_CLASSES) else "photos"
 
 
 class ImageCatalogue:
-    """Images by label: each family's samples (made once, on first use), then the user's images, offered with every
-    model. ``bundle_for(model)`` gives a model's bundle."""
+    """Images by label: each family's samples (made once, on first use), then the user's images.
+
+    The user's images are offered with every model. ``bundle_for(model)`` gives a model's bundle.
+    """
 
     def __init__(self, bundle_for: Callable[[str], ModelBundle]):
         self._bundle_for = bundle_for
@@ -42,6 +45,7 @@ class ImageCatalogue:
         return self.sample_sources(family(self._bundle_for(model))) + self._user_images
 
     def sample_sources(self, family_name: str) -> list[_ImageSource]:
+        """The samples of a family ("shapes" or "photos"), made on first use."""
         if family_name not in self._samples:
             self._samples[family_name] = _shapes_samples() if family_name == "shapes" else _photo_samples()
         return self._samples[family_name]
@@ -74,8 +78,11 @@ class ImageCatalogue:
         return self.add_user_image(label, image if isinstance(image, (str, Path)) else pixels)[0]
 
     def add_user_image(self, label: str, source) -> tuple[str, bool]:
-        """Register a user image under a unique label: (its label, True), or (the label it already has, False) when
-        the same file was uploaded before."""
+        """Register a user image under a unique label.
+
+        Returns:
+            (its label, True), or (the label it already has, False) when the same file was uploaded before.
+        """
         for existing in self._user_images:
             if isinstance(source, bytes) and isinstance(existing.source, bytes) and existing.source == source:
                 return existing.label, False
@@ -87,6 +94,7 @@ class ImageCatalogue:
         return unique, True
 
     def remove_user_image(self, label: str) -> None:
+        """Forget the user image labelled ``label`` (nothing happens for another label)."""
         self._user_images = [s for s in self._user_images if s.label != label]
 
 
@@ -103,8 +111,11 @@ def _photo_samples() -> list[_ImageSource]:
 
 
 def _shapes_samples() -> list[_ImageSource]:
-    """One clean picture per class, then the same pictures with a colour marker that stands for another class
-    (the cue the biased teaching model learned); labelled by their true class. Always the same pictures."""
+    """One clean picture per class, then the same pictures with a marker of another class, by true class.
+
+    The marker is a colour that stands for another class (the cue the biased teaching model learned). Always the
+    same pictures.
+    """
     clean = make_shapes(len(DEFAULT_CLASSES), seed=SHAPES_SEED)
     marked = make_shapes(len(DEFAULT_CLASSES), seed=SHAPES_SEED, cue="contradicting", cue_kind="color")
     samples = []

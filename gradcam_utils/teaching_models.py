@@ -130,7 +130,8 @@ def build_shapes_flat_cnn(
     two models have identical ``conv5_act`` maps and differ only in the head.
 
     Args:
-        num_classes, image_size: as for :func:`build_shapes_cnn`.
+        num_classes: as for :func:`build_shapes_cnn`.
+        image_size: as for :func:`build_shapes_cnn`.
         name: the model's name.
     """
     inputs, x = _conv_body(num_classes, image_size)

@@ -7,9 +7,9 @@ images for it, how to decode its outputs into named classes, its input size and 
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -45,10 +45,13 @@ class ModelBundle:
         if array.ndim != 4 or array.shape[1:] != self.input_size + (3,):
             raise ImageInputError(
                 f"{self.name} expects RGB images of shape ({self.input_size[0]}, {self.input_size[1]}, 3); got "
-                f"{np.shape(images)}. Load them with bundle.load_images(path, ...) to resize.")
+                f"{np.shape(images)}. Load them with bundle.load_images(path, ...) to resize."
+            )
         if array.dtype != np.uint8:
-            raise ImageInputError(f"preprocess expects uint8 RGB pixels (0..255); got dtype {array.dtype}. "
-                                  "Use bundle.load_images(...) or gc.load_image(...) to get them.")
+            raise ImageInputError(
+                f"preprocess expects uint8 RGB pixels (0..255); got dtype {array.dtype}. "
+                "Use bundle.load_images(...) or gc.load_image(...) to get them."
+            )
         return self.preprocess_fn(array)
 
     def predict(self, images) -> np.ndarray:
@@ -104,8 +107,11 @@ def _load_xception(weights_path=None, fallback: bool = False, **resolve_options)
     except WeightsUnavailableError as err:
         if not fallback:
             raise
-        warnings.warn(f"{err}\nFalling back to the embedded EfficientNet-Lite0, as fallback=True asked.",
-                      UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{err}\nFalling back to the embedded EfficientNet-Lite0, as fallback=True asked.",
+            UserWarning,
+            stacklevel=3,
+        )
         return _load_efficientnet_lite0()
     return ModelBundle(
         name="xception",
@@ -120,15 +126,21 @@ def _load_xception(weights_path=None, fallback: bool = False, **resolve_options)
 def _load_teaching_model(name: str, path) -> ModelBundle:
     file = Path(path) if path is not None else MODELS_DIR / f"{name}.keras"
     if not file.is_file():
-        raise WeightsUnavailableError(f"The teaching model file {file} is missing. It ships inside the package "
-                                      "(gradcam_utils/data/models); reinstall the package, regenerate it from a "
-                                      "checkout with `python scripts/train_teaching_models.py`, or pass path=... to a "
-                                      "copy.")
+        raise WeightsUnavailableError(
+            f"The teaching model file {file} is missing. It ships inside the package (gradcam_utils/data/models); "
+            "reinstall the package, regenerate it from a checkout with `python scripts/train_teaching_models.py`, "
+            "or pass path=... to a copy."
+        )
     model = keras.saving.load_model(file, safe_mode=True, compile=False)  # safe mode: no code runs from the file
     height, width = model.inputs[0].shape[1:3]
-    return ModelBundle(name=name, model=model, preprocess_fn=lambda images: images.astype(np.float32),
-                       input_size=(height, width), last_conv_layer=LAST_CONV_LAYER,
-                       class_names=tuple(DEFAULT_CLASSES))
+    return ModelBundle(
+        name=name,
+        model=model,
+        preprocess_fn=lambda images: images.astype(np.float32),
+        input_size=(height, width),
+        last_conv_layer=LAST_CONV_LAYER,
+        class_names=tuple(DEFAULT_CLASSES),
+    )
 
 
 @register_model("shapes_gap", "The course's shapes classifier (64x64, 5 classes, GAP head): trained on clean data")
@@ -141,7 +153,10 @@ def _load_shapes_biased(path=None) -> ModelBundle:
     return _load_teaching_model("shapes_biased", path)
 
 
-@register_model("shapes_flat", "The course's shapes classifier with a Flatten + Dense head, not GAP: where Grad-CAM, "
-                "HiResCAM, Grad-CAM++ and LayerCAM differ")
+@register_model(
+    "shapes_flat",
+    "The course's shapes classifier with a Flatten + Dense head, not GAP: where Grad-CAM, "
+    "HiResCAM, Grad-CAM++ and LayerCAM differ",
+)
 def _load_shapes_flat(path=None) -> ModelBundle:
     return _load_teaching_model("shapes_flat", path)
