@@ -1,14 +1,17 @@
-"""What the benchmarks measure on: the machine, the models (``ModelCase``), and the implementations compared with
-ours (the article's one-image-per-call code, a plain forward pass, tf-keras-vis)."""
+"""What the benchmarks measure on: the machine, the models, and the implementations compared with ours.
+
+The models are ``ModelCase``s; the other implementations are the article's one-image-per-call code, a plain forward
+pass and tf-keras-vis.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
@@ -22,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # ----- the machine --------------------------------------------------------------------------------------------
 
+
 def machine_info() -> dict:
     """What the numbers came from: device, TensorFlow, cores, load."""
     gpus = tf.config.list_physical_devices("GPU")
@@ -33,8 +37,11 @@ def machine_info() -> dict:
             names.append(gpu.name)
     cpu_model = ""
     try:
-        cpu_model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                         if line.startswith("model name"))
+        cpu_model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         cpu_model = platform.processor()
     return {
@@ -63,6 +70,7 @@ def load_average() -> list[float] | None:
 
 # ----- the models ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class ModelCase:
     """A model to benchmark, the layer Grad-CAM explains, and a middle layer for the batch-consistency check."""
@@ -79,6 +87,7 @@ class ModelCase:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """The model's input shape without the batch axis."""
         return tuple(self.model.inputs[0].shape[1:])
 
     def images(self, batch: int) -> np.ndarray:
@@ -87,35 +96,48 @@ class ModelCase:
         return rng.uniform(-1, 1, (batch,) + self.input_shape).astype(np.float32)
 
     def photos(self) -> np.ndarray:
-        """The course's sample photos (``course.sample_images()``), resized and preprocessed: real content, for the
-        checks of what the maps look like (random inputs give flat, often empty maps)."""
+        """The course's sample photos (``course.sample_images()``), resized and preprocessed.
+
+        Real content, for the checks of what the maps look like (random inputs give flat, often empty maps).
+        """
         files = [course.sample_image_path(name) for name in course.sample_images()]
         height, width = self.input_shape[:2]
         if not files or height is None or width is None:
             return self.images(5)
-        return np.asarray(self.preprocess(np.stack([gc.load_image(f, size=(height, width)) for f in files])),
-                          np.float32)
+        return np.asarray(
+            self.preprocess(np.stack([gc.load_image(f, size=(height, width)) for f in files])), np.float32
+        )
 
 
 def xception_case(batch_sizes=(1, 8, 32), repeats=3, article_calls=5) -> ModelCase:
     """The article's model: Xception at 299x299, random weights (speed does not depend on the values; offline)."""
     keras.utils.set_random_seed(0)
     model = keras.applications.Xception(weights=None, classifier_activation=None)
-    return ModelCase("xception", model, "block14_sepconv2_act", "block8_sepconv3_act", tuple(batch_sizes), repeats,
-                     article_calls)
+    return ModelCase(
+        "xception", model, "block14_sepconv2_act", "block8_sepconv3_act", tuple(batch_sizes), repeats, article_calls
+    )
 
 
 def efficientnet_case(batch_sizes=(1, 8, 32), repeats=5, article_calls=7) -> ModelCase:
     """The embedded ImageNet model (EfficientNet-Lite0, 224x224), as the course and the explorer use it."""
     bundle = gc.load_model("efficientnet_lite0")
-    return ModelCase("efficientnet_lite0", bundle.model, bundle.last_conv_layer, "block4c_expand_activation",
-                     tuple(batch_sizes), repeats, article_calls, preprocess=bundle.preprocess)
+    return ModelCase(
+        "efficientnet_lite0",
+        bundle.model,
+        bundle.last_conv_layer,
+        "block4c_expand_activation",
+        tuple(batch_sizes),
+        repeats,
+        article_calls,
+        preprocess=bundle.preprocess,
+    )
 
 
 CASES = {"xception": xception_case, "efficientnet_lite0": efficientnet_case}
 
 
 # ----- the implementations compared with ours -----------------------------------------------------------------
+
 
 def forward_floor(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     """A plain forward pass: ``model(x, training=False)`` traced once with a batch-free signature, result to numpy.
@@ -129,8 +151,11 @@ def forward_floor(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def article_gradcam():
-    """The article's ``make_gradcam_heatmap`` as it behaves (tests/article_reference.py, our reimplementation):
-    one image per call. Loaded from its file: tests/ is not a package (and ``tests`` on sys.path may be another's)."""
+    """The article's ``make_gradcam_heatmap`` as it behaves: one image per call.
+
+    From tests/article_reference.py (our reimplementation), loaded from its file: tests/ is not a package (and
+    ``tests`` on sys.path may be another's).
+    """
     spec = importlib.util.spec_from_file_location("gradcam_article_reference", ROOT / "tests" / "article_reference.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -154,9 +179,20 @@ def tf_keras_vis_gradcam(model: keras.Model, layer: str):
 
     def run(images: np.ndarray, classes, normalize: bool = True, chunk: int | None = None) -> np.ndarray:
         step = chunk or len(images)
-        return np.concatenate([np.asarray(visualizer(
-            CategoricalScore(list(classes[i:i + step])), images[i:i + step], penultimate_layer=layer,
-            seek_penultimate_conv_layer=False, expand_cam=False, normalize_cam=normalize))
-            for i in range(0, len(images), step)])
-    return run
+        return np.concatenate(
+            [
+                np.asarray(
+                    visualizer(
+                        CategoricalScore(list(classes[i : i + step])),
+                        images[i : i + step],
+                        penultimate_layer=layer,
+                        seek_penultimate_conv_layer=False,
+                        expand_cam=False,
+                        normalize_cam=normalize,
+                    )
+                )
+                for i in range(0, len(images), step)
+            ]
+        )
 
+    return run

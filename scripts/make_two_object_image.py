@@ -23,6 +23,7 @@ def square_crop(image: Image.Image, centre_x: float) -> Image.Image:
 
 
 def main() -> None:
+    """Crop both photos square, put them side by side and save the result next to them."""
     cat = square_crop(Image.open(IMAGES / "cat.png").convert("RGB"), centre_x=0.55)
     cup = square_crop(Image.open(IMAGES / "espresso.png").convert("RGB"), centre_x=0.5)
     canvas = Image.new("RGB", (2 * HALF[0], HALF[1]))

@@ -29,6 +29,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -59,16 +60,24 @@ SEEDS = {"clean_train": 1, "clean_test": 2, "biased_train": 3, "biased_test": 4,
 # on the clean model's test images (SEEDS["clean_test"], never trained on), so the two heads are compared
 # on the same pictures.
 FLAT_SEEDS = {"flat_train": 5, "flat_weights": 6}
-FLAT_TRAINING = {"train_images": 6000, "epochs": 10, "batch_size": 64, "learning_rate": 1e-3,
-                 "schedule": "cosine decay to 0 over all steps"}
+FLAT_TRAINING: dict[str, Any] = {  # mixed values (counts, a rate, a note): typed loosely
+    "train_images": 6000,
+    "epochs": 10,
+    "batch_size": 64,
+    "learning_rate": 1e-3,
+    "schedule": "cosine decay to 0 over all steps",
+}
 # The methods compared with Grad-CAM on the flat head (Score-CAM is left out: it is not gradient-based,
 # and costs 64 forward passes per image).
 COMPARED_METHODS = ("hirescam", "gradcam++", "layercam", "xgradcam")
-MODEL_FILES = {"shapes_gap": "shapes_gap.keras", "shapes_biased": "shapes_biased.keras",
-               "shapes_flat": "shapes_flat.keras"}
+MODEL_FILES = {
+    "shapes_gap": "shapes_gap.keras",
+    "shapes_biased": "shapes_biased.keras",
+    "shapes_flat": "shapes_flat.keras",
+}
 # The biased model's cue: a colour patch (CUE_PALETTE[class]) at a random corner. Colour, not
 # position, because a GAP head throws position away: a colour is a shortcut it can actually take.
-CUE = dict(cue_kind="color")
+CUE: dict[str, Any] = dict(cue_kind="color")  # make_shapes keywords
 
 
 def _configure_determinism(seed: int) -> None:
@@ -76,8 +85,14 @@ def _configure_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def _train(model: keras.Model, images: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
-           learning_rate: float = 2e-3) -> keras.Model:
+def _train(
+    model: keras.Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float = 2e-3,
+) -> keras.Model:
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -168,8 +183,14 @@ def _methods_compared(model: keras.Model, batch) -> dict:
             "images_with_a_constant_map": int(np.isnan(rho).sum()),
             "mean_abs_difference": round(float(np.abs(reference - heatmaps).mean()), 4),
             "max_abs_difference": round(float(np.abs(reference - heatmaps).max()), 4),
-            "same_peak_cell": round(float(np.mean(
-                reference.reshape(len(reference), -1).argmax(1) == heatmaps.reshape(len(heatmaps), -1).argmax(1))), 4),
+            "same_peak_cell": round(
+                float(
+                    np.mean(
+                        reference.reshape(len(reference), -1).argmax(1) == heatmaps.reshape(len(heatmaps), -1).argmax(1)
+                    )
+                ),
+                4,
+            ),
         }
     return {
         "gradient_spread_over_positions": round(float(spread), 4),
@@ -210,10 +231,15 @@ def _save(model: keras.Model, builder, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Train the chosen models, measure all three and write metrics.json; returns the metrics."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    parser.add_argument("--train-images", type=int, default=8000,
-                        help="training images per GAP model (shapes_flat: FLAT_TRAINING in this script)")
+    parser.add_argument(
+        "--train-images",
+        type=int,
+        default=8000,
+        help="training images per GAP model (shapes_flat: FLAT_TRAINING in this script)",
+    )
     parser.add_argument("--test-images", type=int, default=1000, help="held-out images")
     parser.add_argument("--epochs", type=int, default=15, help="epochs per GAP model")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -221,8 +247,10 @@ def main(argv: list[str] | None = None) -> dict:
         "--evaluate-only", action="store_true", help="skip training: measure the models already saved in --out"
     )
     parser.add_argument(
-        "--only", choices=tuple(MODEL_FILES), help="train only this model, leaving the other files as they are "
-        "(shapes_flat needs shapes_gap's file: it reuses its conv body); all models are measured"
+        "--only",
+        choices=tuple(MODEL_FILES),
+        help="train only this model, leaving the other files as they are "
+        "(shapes_flat needs shapes_gap's file: it reuses its conv body); all models are measured",
     )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -236,8 +264,11 @@ def main(argv: list[str] | None = None) -> dict:
         for mode in ("correlated", "none", "contradicting")
     }
 
-    paths = {"clean": args.out / MODEL_FILES["shapes_gap"], "biased": args.out / MODEL_FILES["shapes_biased"],
-             "flat": args.out / MODEL_FILES["shapes_flat"]}
+    paths = {
+        "clean": args.out / MODEL_FILES["shapes_gap"],
+        "biased": args.out / MODEL_FILES["shapes_biased"],
+        "flat": args.out / MODEL_FILES["shapes_flat"],
+    }
     to_train = set() if args.evaluate_only else {args.only} if args.only else set(MODEL_FILES)
     if "shapes_gap" in to_train:
         # ---- clean model
@@ -261,8 +292,10 @@ def main(argv: list[str] | None = None) -> dict:
         # ---- flat model: the clean model's conv body, a Flatten + Dense head (needs shapes_gap.keras)
         t0 = time.perf_counter()
         if not paths["clean"].is_file():
-            parser.error(f"shapes_flat reuses shapes_gap's conv body, and {paths['clean']} is missing: train "
-                         "shapes_gap first (or copy gradcam_utils/data/models/shapes_gap.keras there)")
+            parser.error(
+                f"shapes_flat reuses shapes_gap's conv body, and {paths['clean']} is missing: train "
+                "shapes_gap first (or copy gradcam_utils/data/models/shapes_gap.keras there)"
+            )
         flat = _train_flat(paths["clean"])
         print(f"flat model trained in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         _save(flat, build_shapes_flat_cnn, paths["flat"])
