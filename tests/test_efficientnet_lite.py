@@ -20,12 +20,19 @@ import pytest
 from PIL import Image
 
 from gradcam_utils import cache, efficientnet_lite, torch_legacy
-from gradcam_utils.errors import ImageInputError
 from gradcam_utils.efficientnet_lite import (
-    INPUT_SIZE, LAST_CONV_LAYER, REINSTALL_HINT, PretrainedWeightsError, WeightsCacheWarning,
-    build_efficientnet_lite0, bundled_weights_path, convert_state_dict, load_efficientnet_lite0,
+    INPUT_SIZE,
+    LAST_CONV_LAYER,
+    REINSTALL_HINT,
+    PretrainedWeightsError,
+    WeightsCacheWarning,
+    build_efficientnet_lite0,
+    bundled_weights_path,
+    convert_state_dict,
+    load_efficientnet_lite0,
     preprocess_input,
 )
+from gradcam_utils.errors import ImageInputError
 from gradcam_utils.torch_legacy import DisallowedGlobalError, TorchLegacyFormatError, load_state_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +68,8 @@ def _random_inputs(reference) -> np.ndarray:
     rng = np.random.default_rng(int(reference["seed"]))
     x = rng.uniform(-1.0, 1.0, size=(4, *INPUT_SIZE, 3)).astype(np.float32)
     assert hashlib.sha256(x.tobytes()).hexdigest() == str(reference["random_sha256"]), (
-        "numpy no longer regenerates the reference inputs; rerun scripts/make_efficientnet_lite0_reference.py")
+        "numpy no longer regenerates the reference inputs; rerun scripts/make_efficientnet_lite0_reference.py"
+    )
     return x
 
 
@@ -79,6 +87,7 @@ def _legacy_file(object_pickle: bytes, keys=(), storage_data: bytes = b"") -> by
 
 # --- the Keras port against the torch reference --------------------------------------------------
 
+
 def test_port_matches_torch_logits_on_random_inputs(model, reference):
     """Logits of 4 random [-1, 1) images match the independent torch implementation to 1e-4."""
     logits = model.predict(_random_inputs(reference), verbose=0)
@@ -91,11 +100,14 @@ def test_port_matches_torch_logits_on_photos(model, reference):
     np.testing.assert_allclose(logits, reference["photo_logits"], rtol=0, atol=ATOL)
 
 
-@pytest.mark.parametrize("name, allowed", [
-    ("cat.png", {281, 282, 285}),  # tabby, tiger cat, Egyptian cat
-    ("espresso.png", {967}),  # espresso
-    ("grace_hopper.jpg", {652}),  # military uniform
-])
+@pytest.mark.parametrize(
+    "name, allowed",
+    [
+        ("cat.png", {281, 282, 285}),  # tabby, tiger cat, Egyptian cat
+        ("espresso.png", {967}),  # espresso
+        ("grace_hopper.jpg", {652}),  # military uniform
+    ],
+)
 def test_real_photo_top1(model, name, allowed):
     logits = model.predict(preprocess_input(_photo(name)[None]), verbose=0)[0]
     assert int(np.argmax(logits)) in allowed
@@ -107,11 +119,29 @@ def test_model_structure(model):
     assert model.get_layer(LAST_CONV_LAYER).output.shape == (None, 7, 7, 1280)
     assert model.get_layer("predictions").get_config()["activation"] == "linear"  # logits, no softmax
     names = {layer.name for layer in model.layers}
-    assert {"stem_conv", "stem_bn", "stem_activation", "block1a_dwconv", "block2a_expand_conv",
-            "block7a_project_bn", "top_conv", "top_bn", "avg_pool"} <= names
+    assert {
+        "stem_conv",
+        "stem_bn",
+        "stem_activation",
+        "block1a_dwconv",
+        "block2a_expand_conv",
+        "block7a_project_bn",
+        "top_conv",
+        "top_bn",
+        "avg_pool",
+    } <= names
     adds = sorted(n for n in names if n.endswith("_add"))  # residuals: stride 1 and same channels
-    assert adds == ["block2b_add", "block3b_add", "block4b_add", "block4c_add", "block5b_add",
-                    "block5c_add", "block6b_add", "block6c_add", "block6d_add"]
+    assert adds == [
+        "block2b_add",
+        "block3b_add",
+        "block4b_add",
+        "block4c_add",
+        "block5b_add",
+        "block5c_add",
+        "block6b_add",
+        "block6c_add",
+        "block6d_add",
+    ]
 
 
 def test_preprocess_input():
@@ -122,15 +152,23 @@ def test_preprocess_input():
     np.testing.assert_array_equal(preprocess_input(pixels.astype(np.float64)), out)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((224, 224)), np.zeros((1, 224, 224, 4)),
-                                 np.full((2, 2, 3), 300.0), np.full((2, 2, 3), -1.0),
-                                 np.array([[["a", "b", "c"]]])])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((224, 224)),
+        np.zeros((1, 224, 224, 4)),
+        np.full((2, 2, 3), 300.0),
+        np.full((2, 2, 3), -1.0),
+        np.array([[["a", "b", "c"]]]),
+    ],
+)
 def test_preprocess_input_rejects_bad_input(bad):
     with pytest.raises(ImageInputError, match="preprocess_input expects"):
         preprocess_input(bad)
 
 
 # --- the torch-free reader ----------------------------------------------------------------------
+
 
 def test_reader_matches_torch_load(state_dict, reference):
     """Every tensor equals torch.load's (SHA-256 of its bytes), in the same order, with the same dtype."""
@@ -142,17 +180,20 @@ def test_reader_matches_torch_load(state_dict, reference):
     assert digests == reference["tensor_sha256"].tolist()
 
 
-@pytest.mark.parametrize("key, shape", [
-    ("_conv_stem.weight", (32, 3, 3, 3)),  # stored non-contiguous: exercises the strides
-    ("_blocks.0._depthwise_conv.weight", (32, 1, 3, 3)),
-    ("_blocks.11._depthwise_conv.weight", (672, 1, 5, 5)),
-    ("_blocks.15._project_conv.weight", (320, 1152, 1, 1)),
-    ("_conv_head.weight", (1280, 320, 1, 1)),
-    ("_bn1.running_var", (1280,)),
-    ("_fc.weight", (1000, 1280)),
-    ("_fc.bias", (1000,)),
-    ("_bn0.num_batches_tracked", ()),
-])
+@pytest.mark.parametrize(
+    "key, shape",
+    [
+        ("_conv_stem.weight", (32, 3, 3, 3)),  # stored non-contiguous: exercises the strides
+        ("_blocks.0._depthwise_conv.weight", (32, 1, 3, 3)),
+        ("_blocks.11._depthwise_conv.weight", (672, 1, 5, 5)),
+        ("_blocks.15._project_conv.weight", (320, 1152, 1, 1)),
+        ("_conv_head.weight", (1280, 320, 1, 1)),
+        ("_bn1.running_var", (1280,)),
+        ("_fc.weight", (1000, 1280)),
+        ("_fc.bias", (1000,)),
+        ("_bn0.num_batches_tracked", ()),
+    ],
+)
 def test_reader_shapes(state_dict, key, shape):
     assert state_dict[key].shape == shape
 
@@ -231,8 +272,10 @@ def _hand_made_file(path: Path, tensor: _Tensor, storage: bytes = _STORAGE) -> P
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=2).dump({"t": tensor})
     body = buffer.getvalue()
-    for ours, theirs in [(f"c{__name__}\nFloatStorage\n", "ctorch\nFloatStorage\n"),
-                         (f"c{__name__}\n_rebuild_tensor_v2\n", "ctorch._utils\n_rebuild_tensor_v2\n")]:
+    for ours, theirs in [
+        (f"c{__name__}\nFloatStorage\n", "ctorch\nFloatStorage\n"),
+        (f"c{__name__}\n_rebuild_tensor_v2\n", "ctorch._utils\n_rebuild_tensor_v2\n"),
+    ]:
         assert ours.encode() in body
         body = body.replace(ours.encode(), theirs.encode())
     path.write_bytes(_legacy_file(body, ["k0"], storage))
@@ -248,18 +291,22 @@ def test_reader_accepts_a_hand_made_legacy_file(tmp_path):
         load_state_dict(_hand_made_file(tmp_path / "short.pth", _Tensor(), _STORAGE[:-1]))
 
 
-@pytest.mark.parametrize("tensor", [
-    _Tensor(size=(2, 2), stride=(1, 3)),  # last element past the storage's end
-    _Tensor(size=(10**6, 10**6), stride=(0, 0), offset=0),  # broadcast view claiming 4 TB
-    _Tensor(size=(2,), stride=(1,), offset=-1),
-    _Tensor(size=(2, 2), stride=(1,)),
-])
+@pytest.mark.parametrize(
+    "tensor",
+    [
+        _Tensor(size=(2, 2), stride=(1, 3)),  # last element past the storage's end
+        _Tensor(size=(10**6, 10**6), stride=(0, 0), offset=0),  # broadcast view claiming 4 TB
+        _Tensor(size=(2,), stride=(1,), offset=-1),
+        _Tensor(size=(2, 2), stride=(1,)),
+    ],
+)
 def test_reader_rejects_tensor_outside_its_storage(tmp_path, tensor):
     with pytest.raises(TorchLegacyFormatError, match="does not fit its storage"):
         load_state_dict(_hand_made_file(tmp_path / "bad.pth", tensor))
 
 
 # --- conversion and loading -----------------------------------------------------------------------
+
 
 def test_convert_state_dict_rejects_missing_and_extra_tensors(state_dict):
     missing = {k: v for k, v in state_dict.items() if k != "_fc.bias"}
@@ -338,6 +385,7 @@ def test_build_gives_untrained_model_with_same_layers(model):
 
 
 # --- cache directory ----------------------------------------------------------------------------------
+
 
 def test_cache_dir_precedence(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

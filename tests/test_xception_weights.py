@@ -113,13 +113,28 @@ def test_fallback_only_when_asked(tmp_path):
 def test_fetch_command_fills_the_cache(weights_file, tmp_path):
     path, _ = weights_file
     cache = tmp_path / "cli_cache"
-    done = subprocess.run([sys.executable, "-m", "gradcam_utils.xception", "--origin", path.as_uri(),
-                           "--cache-dir", str(cache)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "gradcam_utils.xception", "--origin", path.as_uri(), "--cache-dir", str(cache)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert (cache / "models" / xception.WEIGHTS_FILE).read_bytes() == path.read_bytes()
-    failed = subprocess.run([sys.executable, "-m", "gradcam_utils.xception", "--origin",
-                             (tmp_path / "nothing").as_uri(), "--cache-dir", str(tmp_path / "c2")],
-                            capture_output=True, text=True, timeout=120)
+    failed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gradcam_utils.xception",
+            "--origin",
+            (tmp_path / "nothing").as_uri(),
+            "--cache-dir",
+            str(tmp_path / "c2"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert failed.returncode != 0 and xception.ENV_VAR in failed.stderr
 
 
@@ -131,6 +146,7 @@ def test_notebook_03_explains_with_the_trained_xception_when_its_weights_are_her
     from pathlib import Path
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -79,11 +79,14 @@ def test_decode_matches_hand_softmax_and_names():
     assert imagenet.wordnet_id(281) == "n02123045"
 
 
-@pytest.mark.parametrize("logits, top, match", [
-    (np.zeros((2, 10)), 5, "1000"),
-    (np.full((1, 1000), np.nan), 5, "NaN"),
-    (np.zeros((1, 1000)), 0, "top"),
-])
+@pytest.mark.parametrize(
+    "logits, top, match",
+    [
+        (np.zeros((2, 10)), 5, "1000"),
+        (np.full((1, 1000), np.nan), 5, "NaN"),
+        (np.zeros((1, 1000)), 0, "top"),
+    ],
+)
 def test_decode_errors(logits, top, match):
     with pytest.raises(gc.GradCAMError, match=match):
         imagenet.decode(logits, top=top)
@@ -91,6 +94,7 @@ def test_decode_errors(logits, top, match):
 
 def test_explaining_a_bundle_model_leaves_it_unchanged(lite):
     from helpers import assert_unchanged, model_fingerprint
+
     before = model_fingerprint(lite.model)
     gc.explain(lite.model, lite.preprocess(lite.load_images(IMAGES / "cat.png")))
     assert_unchanged(lite.model, before)
