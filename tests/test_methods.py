@@ -8,11 +8,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import assert_unchanged, model_fingerprint, tiny_functional
 
 import gradcam_utils as gc
 from gradcam_utils.engine import gradient_inputs, heatmaps_from
 from gradcam_utils.synthetic import make_shapes
-from helpers import assert_unchanged, model_fingerprint, tiny_functional
 
 METHODS = ["counterfactual", "gradcam", "gradcam++", "hirescam", "layercam", "scorecam", "xgradcam"]
 
@@ -100,8 +100,12 @@ def test_engine_gradients_match_central_finite_differences():
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
     target = keras.layers.Conv2D(5, 3, padding="same", name="target")(x)
-    head = [keras.layers.Activation("tanh"), keras.layers.Conv2D(6, 3, strides=2, activation="sigmoid"),
-            keras.layers.Flatten(), keras.layers.Dense(3)]  # smooth, spatially varying head
+    head = [
+        keras.layers.Activation("tanh"),
+        keras.layers.Conv2D(6, 3, strides=2, activation="sigmoid"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3),
+    ]  # smooth, spatially varying head
     y = target
     for layer in head:
         y = layer(y)
@@ -137,7 +141,7 @@ def test_scorecam_matches_a_hand_written_loop(images):
     for b in range(len(images)):
         weights = []
         for k in range(activations.shape[-1]):
-            up = tf.image.resize(activations[b, :, :, k:k + 1], (8, 8), method="bilinear").numpy()[..., 0]
+            up = tf.image.resize(activations[b, :, :, k : k + 1], (8, 8), method="bilinear").numpy()[..., 0]
             span = up.max() - up.min()
             if span == 0:
                 weights.append(0.0)
@@ -146,8 +150,9 @@ def test_scorecam_matches_a_hand_written_loop(images):
             weights.append(model.predict((images[b] * mask[..., None])[None], verbose=0)[0, classes[b]])
         expected.append(np.maximum(np.tensordot(activations[b], np.array(weights), axes=([2], [0])), 0))
     for batch_size in (1, 3, 64):
-        ours = gc.compute_heatmaps(model, images, "conv2_act", classes, "scorecam", normalize=False,
-                                   batch_size=batch_size)
+        ours = gc.compute_heatmaps(
+            model, images, "conv2_act", classes, "scorecam", normalize=False, batch_size=batch_size
+        )
         np.testing.assert_allclose(ours, np.array(expected), rtol=1e-4, atol=1e-6)
 
 
@@ -182,14 +187,23 @@ def test_all_zero_gradients_give_empty_maps_not_nan():
 
 # ----- agreement with tf-keras-vis, a second implementation ------------------------------------------------------
 
+
 def tf_keras_vis_map(cls, model, x, classes, layer):
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     from tf_keras_vis.utils.scores import CategoricalScore
 
     visualizer = cls(model, model_modifier=ReplaceToLinear(), clone=True)
     # seek_penultimate_conv_layer=False: otherwise it silently moves from an activation layer to the conv before it.
-    return np.asarray(visualizer(CategoricalScore(list(classes)), x, penultimate_layer=layer,
-                                 seek_penultimate_conv_layer=False, expand_cam=False, normalize_cam=False))
+    return np.asarray(
+        visualizer(
+            CategoricalScore(list(classes)),
+            x,
+            penultimate_layer=layer,
+            seek_penultimate_conv_layer=False,
+            expand_cam=False,
+            normalize_cam=False,
+        )
+    )
 
 
 def unit_max(maps):
@@ -228,8 +242,8 @@ def test_gradcam_plus_plus_agrees_with_tf_keras_vis_up_to_its_extra_normalisatio
         theirs = unit_max(tf_keras_vis_map(GradcamPlusPlus, bundle.model, x, classes, bundle.last_conv_layer))
         inputs = gradient_inputs(bundle.model, x, bundle.last_conv_layer, classes)
         a, g = inputs.activations.astype(np.float64), inputs.gradients.astype(np.float64)
-        denominator = 2 * g ** 2 + a.sum(axis=(1, 2), keepdims=True) * g ** 3
-        alpha = np.divide(g ** 2, denominator, out=np.zeros_like(g), where=denominator != 0)
+        denominator = 2 * g**2 + a.sum(axis=(1, 2), keepdims=True) * g**3
+        alpha = np.divide(g**2, denominator, out=np.zeros_like(g), where=denominator != 0)
         totals = alpha.sum(axis=(1, 2), keepdims=True)
         alpha = np.divide(alpha, totals, out=np.zeros_like(alpha), where=totals != 0)
         authors = unit_max(np.maximum(np.einsum("bhwk,bk->bhw", a, (alpha * np.maximum(g, 0)).sum(axis=(1, 2))), 0))

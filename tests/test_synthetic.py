@@ -267,8 +267,15 @@ def test_bad_count_or_seed_raise(n, seed):
 # metrics.json.
 # Each digest hashes dtype and shape, then the array's bytes (see _digest). metrics_* are the script's test sets
 # (scripts/train_teaching_models.py: SEEDS["clean_test"], SEEDS["biased_test"] with CUE, --test-images 1000).
-GOLDEN_FIELDS = ("images", "object_labels", "object_masks", "object_boxes", "cue_masks", "cue_labels",
-                 "distractor_masks")
+GOLDEN_FIELDS = (
+    "images",
+    "object_labels",
+    "object_masks",
+    "object_boxes",
+    "cue_masks",
+    "cue_labels",
+    "distractor_masks",
+)
 GOLDEN = {
     "plain_default": (
         dict(n=50, seed=0),

@@ -27,8 +27,12 @@ FLAT_SPREAD_FLOOR = 0.5  # median over (channel, class) of std_ij W / mean_ij |W
 # method: (ceiling on the mean Spearman correlation with Grad-CAM, floor on the mean |difference| of the
 # normalised maps), measured on 200 pictures: hirescam 0.709 / 0.072, gradcam++ 0.893 / 0.029,
 # layercam 0.877 / 0.043, xgradcam 0.988 / 0.0047 (on shapes_gap: hirescam and xgradcam 1.0 / 2e-8)
-FLAT_METHOD_BOUNDS = {"hirescam": (0.80, 0.05), "gradcam++": (0.95, 0.02), "layercam": (0.95, 0.03),
-                      "xgradcam": (0.999, 0.002)}
+FLAT_METHOD_BOUNDS = {
+    "hirescam": (0.80, 0.05),
+    "gradcam++": (0.95, 0.02),
+    "layercam": (0.95, 0.03),
+    "xgradcam": (0.999, 0.002),
+}
 spec = importlib.util.spec_from_file_location("train_teaching_models", ROOT / "scripts" / "train_teaching_models.py")
 training = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(training)
@@ -52,8 +56,9 @@ def flat():
 @pytest.fixture(scope="module")
 def cue_tests():
     """One seed, three cue settings: the same shapes, only the marker's pixels differ. Not a training seed."""
-    return {cue: make_shapes(400, seed=100, cue=cue, cue_kind="color") for cue in ("correlated", "none",
-                                                                                   "contradicting")}
+    return {
+        cue: make_shapes(400, seed=100, cue=cue, cue_kind="color") for cue in ("correlated", "none", "contradicting")
+    }
 
 
 def accuracy(bundle, batch):
@@ -79,7 +84,8 @@ def test_gradcam_equals_cam_on_the_shipped_model(clean):
     batch = make_shapes(8, seed=101)
     result = gc.explain(clean.model, clean.preprocess(batch.images), class_index=batch.labels, normalize=False)
     acts = keras.Model(clean.model.input, clean.model.get_layer(LAST_CONV_LAYER).output)(
-        batch.images.astype(np.float32)).numpy()
+        batch.images.astype(np.float32)
+    ).numpy()
     weights = clean.model.get_layer("logits").kernel.numpy()[:, batch.labels].T / (acts.shape[1] * acts.shape[2])
     cam = np.maximum(np.einsum("bhwk,bk->bhw", acts, weights), 0)
     np.testing.assert_allclose(result.heatmaps, cam, rtol=1e-4, atol=1e-6)
@@ -104,9 +110,11 @@ def test_gradcam_shows_where_each_model_looks(clean, biased, cue_tests):
     looks = {}
     for bundle in (clean, biased):
         maps = gc.compute_heatmaps(bundle.model, bundle.preprocess(batch.images), class_index=batch.labels)
-        looks[bundle.name] = (metrics.pointing_accuracy(maps, batch.cue_masks),
-                              metrics.energy_pointing_game(maps, batch.cue_masks).mean(),
-                              metrics.pointing_accuracy(maps, batch.masks))
+        looks[bundle.name] = (
+            metrics.pointing_accuracy(maps, batch.cue_masks),
+            metrics.energy_pointing_game(maps, batch.cue_masks).mean(),
+            metrics.pointing_accuracy(maps, batch.masks),
+        )
     (clean_at_cue, clean_cue_energy, clean_at_object) = looks["shapes_gap"]
     (biased_at_cue, biased_cue_energy, biased_at_object) = looks["shapes_biased"]
     assert biased_at_cue >= 0.6 and clean_at_cue <= 0.05  # reported 0.745 vs 0.011
@@ -131,15 +139,17 @@ def test_training_is_deterministic():
     for _ in range(2):
         training._configure_determinism(0)
         runs.append(training._train(build_shapes_cnn(), data.images, data.labels, epochs=1, batch_size=64))
-    for a, b in zip(runs[0].get_weights(), runs[1].get_weights()):
+    for a, b in zip(runs[0].get_weights(), runs[1].get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
 # ---- shapes_flat: conv5_act -> Flatten -> Dense, where the CAM methods part ways
 
+
 def conv5(bundle, images):
     return keras.Model(bundle.model.input, bundle.model.get_layer(LAST_CONV_LAYER).output)(
-        images.astype(np.float32)).numpy()
+        images.astype(np.float32)
+    ).numpy()
 
 
 def flat_kernel(bundle):
@@ -156,7 +166,7 @@ def test_flat_model_is_small_loads_in_safe_mode_and_shares_the_gap_models_body(f
     assert flat.model.get_layer(LAST_CONV_LAYER).output.shape[1:] == (16, 16, 64)
     for layer in clean.model.layers:  # the same conv body, frozen while the head was trained
         if layer.weights and layer.name != "logits":
-            for a, b in zip(layer.get_weights(), flat.model.get_layer(layer.name).get_weights()):
+            for a, b in zip(layer.get_weights(), flat.model.get_layer(layer.name).get_weights(), strict=True):
                 np.testing.assert_array_equal(a, b)
     assert "shapes_flat" in gc.available_models()
 
@@ -192,8 +202,10 @@ def test_flat_gradient_varies_with_position_so_the_methods_differ(flat, clean):
     for bundle in (flat, clean):
         inputs = gc.gradient_inputs(bundle.model, bundle.preprocess(batch.images), class_index=batch.labels)
         maps = {m: gc.heatmaps_from(inputs, m)[0] for m in ("gradcam", *FLAT_METHOD_BOUNDS)}
-        stats[bundle.name] = {m: (training._rank_correlations(maps["gradcam"], maps[m]).mean(),
-                                  np.abs(maps["gradcam"] - maps[m]).mean()) for m in maps}
+        stats[bundle.name] = {
+            m: (training._rank_correlations(maps["gradcam"], maps[m]).mean(), np.abs(maps["gradcam"] - maps[m]).mean())
+            for m in maps
+        }
     for method, (rho_ceiling, difference_floor) in FLAT_METHOD_BOUNDS.items():
         rho, difference = stats["shapes_flat"][method]
         assert rho <= rho_ceiling and difference >= difference_floor, (method, rho, difference)
@@ -207,8 +219,7 @@ def test_only_trains_the_flat_model_deterministically_and_leaves_the_others_alon
     and two runs give the same flat weights."""
     monkeypatch.setitem(training.FLAT_TRAINING, "train_images", 64)
     monkeypatch.setitem(training.FLAT_TRAINING, "epochs", 1)
-    shipped = {name: (MODELS / name).read_bytes() for name in ("shapes_gap.keras",
-                                                                                  "shapes_biased.keras")}
+    shipped = {name: (MODELS / name).read_bytes() for name in ("shapes_gap.keras", "shapes_biased.keras")}
     weights = []
     for run in ("a", "b"):
         out = tmp_path / run
@@ -218,7 +229,7 @@ def test_only_trains_the_flat_model_deterministically_and_leaves_the_others_alon
         training.main(["--out", str(out), "--only", "shapes_flat", "--test-images", "20"])
         assert {name: (out / name).read_bytes() for name in shipped} == shipped
         weights.append(keras.saving.load_model(out / "shapes_flat.keras", safe_mode=True).get_weights())
-    for a, b in zip(*weights):
+    for a, b in zip(*weights, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -73,8 +73,8 @@ OFFLINE_FLAGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 HOW_TO_INSTALL = (
     "The browser test needs Debian's Chromium and the Python `playwright` package. Install both with\n"
     "    bash scripts/browser_test.sh\n"
-    "(it runs `apt-get install -y chromium` and `pip install -e \".[test,browser]\"`, then this test), or by hand:\n"
-    "    sudo apt-get install -y chromium && .venv/bin/python -m pip install -e \".[browser]\"\n"
+    '(it runs `apt-get install -y chromium` and `pip install -e ".[test,browser]"`, then this test), or by hand:\n'
+    '    sudo apt-get install -y chromium && .venv/bin/python -m pip install -e ".[browser]"\n'
     "Do not use `playwright install`: its browser download is not available here.\n"
     "Set GRADCAM_BROWSER_TEST=optional to skip this test instead of failing when the browser is missing."
 )
@@ -117,9 +117,14 @@ def free_port() -> int:
 
 # ---------------------------------------------------------------------------------------------------- artifacts
 ARTIFACT_NAMES = (
-    "01-notebook-opened.png", "02-before-class-change.png", "02-widget-before.png",
-    "03-after-class-change.png", "03-widget-after.png", "failure.png",
-    "jupyter-server.log", "browser-console.log",
+    "01-notebook-opened.png",
+    "02-before-class-change.png",
+    "02-widget-before.png",
+    "03-after-class-change.png",
+    "03-widget-after.png",
+    "failure.png",
+    "jupyter-server.log",
+    "browser-console.log",
 )
 
 
@@ -146,8 +151,9 @@ class LabServer:
         return f"{self.base_url}{path}{sep}token={self.token}"
 
     def api(self, path: str, method: str = "GET", timeout: float = 5):
-        request = urllib.request.Request(self.base_url + path, method=method,
-                                         headers={"Authorization": f"token {self.token}"})
+        request = urllib.request.Request(
+            self.base_url + path, method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read()
         return json.loads(body) if body else None
@@ -177,11 +183,20 @@ def copy_course_tree(notebook: str, root: Path) -> Path:
 def lab_environment(tmp: Path) -> dict[str, str]:
     """Keep the user's Jupyter/IPython configuration, kernels and runtime files out of the test."""
     env = dict(os.environ)
-    for name in ("JUPYTER_PATH", "JUPYTER_CONFIG_PATH", "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR",
-                 "JUPYTER_TOKEN"):
+    for name in (
+        "JUPYTER_PATH",
+        "JUPYTER_CONFIG_PATH",
+        "JUPYTERLAB_SETTINGS_DIR",
+        "JUPYTERLAB_WORKSPACES_DIR",
+        "JUPYTER_TOKEN",
+    ):
         env.pop(name, None)
-    for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                      ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
+    for name, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+    ):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
         env[name] = str(tmp / sub)
     env["JUPYTER_PREFER_ENV_PATH"] = "1"  # the venv's kernelspec and lab extensions (ipywidgets) come first
@@ -235,7 +250,10 @@ def start_lab(notebook: str, tmp: Path) -> LabServer:
     workspaces_dir.mkdir()
     port, token = free_port(), secrets.token_hex(24)
     command = [
-        sys.executable, "-m", "jupyter", "lab",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
         "--no-browser",
         "--ip=127.0.0.1",
         f"--port={port}",
@@ -254,8 +272,15 @@ def start_lab(notebook: str, tmp: Path) -> LabServer:
         command.append("--allow-root")
     log_path = tmp / "jupyter-server.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=root, env=lab_environment(tmp), stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=root,
+            env=lab_environment(tmp),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = LabServer(f"http://127.0.0.1:{port}", token, root, log_path, process)
     try:
         wait_until_answering(server)
@@ -270,8 +295,10 @@ def wait_until_answering(server: LabServer) -> None:
     last_error: object = None
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            pytest.fail(f"JupyterLab exited with code {server.process.returncode} while starting:\n"
-                        f"{server.log_tail()}", pytrace=False)
+            pytest.fail(
+                f"JupyterLab exited with code {server.process.returncode} while starting:\n{server.log_tail()}",
+                pytrace=False,
+            )
         try:
             with urllib.request.urlopen(server.url("/api/status"), timeout=2) as response:
                 if response.status == 200:
@@ -280,8 +307,11 @@ def wait_until_answering(server: LabServer) -> None:
         except (OSError, urllib.error.URLError, ValueError) as error:
             last_error = error
         time.sleep(0.5)
-    pytest.fail(f"JupyterLab did not answer /api/status within {SERVER_START_S} s "
-                f"(last error: {last_error}):\n{server.log_tail()}", pytrace=False)
+    pytest.fail(
+        f"JupyterLab did not answer /api/status within {SERVER_START_S} s "
+        f"(last error: {last_error}):\n{server.log_tail()}",
+        pytrace=False,
+    )
 
 
 @pytest.fixture
@@ -309,12 +339,16 @@ def chromium_browser():
         missing_requirement(f"The Python package `playwright` cannot be imported here ({import_error}).")
     executable = find_chromium()
     if executable is None:
-        where = (f"GRADCAM_CHROMIUM={os.environ['GRADCAM_CHROMIUM']} is not an executable file"
-                 if os.environ.get("GRADCAM_CHROMIUM") else "neither `chromium` on PATH nor /usr/bin/chromium")
+        where = (
+            f"GRADCAM_CHROMIUM={os.environ['GRADCAM_CHROMIUM']} is not an executable file"
+            if os.environ.get("GRADCAM_CHROMIUM")
+            else "neither `chromium` on PATH nor /usr/bin/chromium"
+        )
         missing_requirement(f"Chromium was not found: {where}.")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=CHROMIUM_FLAGS + OFFLINE_FLAGS, timeout=60_000)
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_FLAGS + OFFLINE_FLAGS, timeout=60_000
+        )
         try:
             yield browser
         finally:
@@ -414,8 +448,11 @@ def heatmap_pictures(page, explorer) -> dict:
     <img> (the first version of the explorer: the overlay alone) gives {"overlay": that <img>}."""
     found = {}
     for caption in PICTURE_CAPTIONS:
-        panels = explorer.locator("div").filter(has_text=re.compile(rf"^\s*{re.escape(caption)}\s*$")).filter(
-            has=page.locator("img"))
+        panels = (
+            explorer.locator("div")
+            .filter(has_text=re.compile(rf"^\s*{re.escape(caption)}\s*$"))
+            .filter(has=page.locator("img"))
+        )
         if panels.count():
             images = panels.last.locator("img")  # the innermost such panel
             assert images.count() == 1, f"the panel captioned {caption!r} holds {images.count()} pictures"
@@ -423,8 +460,10 @@ def heatmap_pictures(page, explorer) -> dict:
     if found:
         return found
     images = explorer.locator("img")
-    assert images.count() == 1, (f"the explorer shows {images.count()} pictures, none captioned "
-                                 f"{' or '.join(map(repr, PICTURE_CAPTIONS))}: which one is the heatmap?")
+    assert images.count() == 1, (
+        f"the explorer shows {images.count()} pictures, none captioned "
+        f"{' or '.join(map(repr, PICTURE_CAPTIONS))}: which one is the heatmap?"
+    )
     return {"overlay": images.first}
 
 
@@ -445,8 +484,7 @@ def choose_another_class(control) -> str:
         control.select_option(value=others[0])
         return others[0]
     if tag == "input":  # ipywidgets Combobox: options in the <datalist> the input points to
-        options = control.evaluate(
-            "input => input.list ? Array.from(input.list.options).map(o => o.value) : []")
+        options = control.evaluate("input => input.list ? Array.from(input.list.options).map(o => o.value) : []")
         others = [option for option in options if option != current]
         assert others, f"the class combobox offers only {options!r}: nothing to change to"
         control.fill(others[0])
@@ -491,14 +529,25 @@ def drive_the_explorer(server, page, artifacts_dir):
         run["started"] = run["started"] or running > 0
         return run["started"] and running == 0 and kernel_idle(server, panel)
 
-    wait_for(page, lambda: class_control.count() > 0 or run_all_over(), RUN_ALL_S,
-             f"a control labelled {CLASS_LABEL!r} after Run All Cells")
-    wait_for(page, lambda: cells_still_running(panel) == 0 and kernel_idle(server, panel), RUN_ALL_S,
-             "all cells to finish running")
+    wait_for(
+        page,
+        lambda: class_control.count() > 0 or run_all_over(),
+        RUN_ALL_S,
+        f"a control labelled {CLASS_LABEL!r} after Run All Cells",
+    )
+    wait_for(
+        page,
+        lambda: cells_still_running(panel) == 0 and kernel_idle(server, panel),
+        RUN_ALL_S,
+        "all cells to finish running",
+    )
     if class_control.count() == 0:
         errors = error_outputs(panel)
-        pytest.fail(f"all cells ran, but no control labelled {CLASS_LABEL!r} is in {NOTEBOOK}.\n"
-                    f"Cell errors in the page:\n{errors or '(none)'}", pytrace=False)
+        pytest.fail(
+            f"all cells ran, but no control labelled {CLASS_LABEL!r} is in {NOTEBOOK}.\n"
+            f"Cell errors in the page:\n{errors or '(none)'}",
+            pytrace=False,
+        )
     assert class_control.count() == 1, "more than one control is labelled 'class'"
 
     # The explorer: the cell output that holds the class control.
@@ -506,9 +555,12 @@ def drive_the_explorer(server, page, artifacts_dir):
     assert explorer.count() == 1, "the class control is not inside exactly one cell output"
     explorer.scroll_into_view_if_needed()
     pictures = heatmap_pictures(page, explorer)
-    before = {name: wait_for(page, lambda picture=picture: loaded_picture(picture), PICTURE_CHANGE_S,
-                             f"the {name} picture to load")
-              for name, picture in pictures.items()}
+    before = {
+        name: wait_for(
+            page, lambda picture=picture: loaded_picture(picture), PICTURE_CHANGE_S, f"the {name} picture to load"
+        )
+        for name, picture in pictures.items()
+    }
     page.screenshot(path=str(artifacts_dir / "02-before-class-change.png"))
     explorer.screenshot(path=str(artifacts_dir / "02-widget-before.png"))
     painted_before = {name: picture.screenshot() for name, picture in pictures.items()}
@@ -521,13 +573,21 @@ def drive_the_explorer(server, page, artifacts_dir):
         return all(state and state["sha256"] != before[name]["sha256"] for name, state in now.items())
 
     try:
-        wait_for(page, all_changed, PICTURE_CHANGE_S,
-                 f"the {' and '.join(pictures)} picture(s) to change after choosing class {chosen!r}")
+        wait_for(
+            page,
+            all_changed,
+            PICTURE_CHANGE_S,
+            f"the {' and '.join(pictures)} picture(s) to change after choosing class {chosen!r}",
+        )
     finally:
         page.screenshot(path=str(artifacts_dir / "03-after-class-change.png"))
         explorer.screenshot(path=str(artifacts_dir / "03-widget-after.png"))
     assert class_control.input_value() == chosen
     # What the page paints changed too, not only the image data behind it.
     for name, picture in pictures.items():
-        wait_for(page, lambda picture=picture, name=name: picture.screenshot() != painted_before[name], 10,
-                 f"the {name} picture to look different on screen")
+        wait_for(
+            page,
+            lambda picture=picture, name=name: picture.screenshot() != painted_before[name],
+            10,
+            f"the {name} picture to look different on screen",
+        )
