@@ -88,6 +88,7 @@ grads = tape.gradient(red_score, activations).numpy()[0]   # (8, 8, 2)
 alpha = grads.mean(axis=(0, 1))                             # average over positions only
 print("alpha for 'red' from the tape:", alpha)
 
+
 # %% [markdown]
 # ...and check it without any automatic differentiation: nudge one activation up and down by $\varepsilon$ and
 # watch the score (a *central finite difference*). The head after `conv2_act` is just "average, then dense", so we
@@ -119,6 +120,7 @@ library = gc.compute_heatmaps(model, image, layer_name="conv2_act", class_index=
 print("library == by hand:", np.allclose(library, by_hand), "| Grad-CAM == CAM / Z:",
       np.allclose(library, np.maximum(cam_red, 0) / 64))
 assert np.allclose(library, by_hand) and np.allclose(library, np.maximum(cam_red, 0) / 64), "both printed True"
+
 
 # %% [markdown]
 # ## 4. Normalising the map, and what goes wrong in the article's version
@@ -197,6 +199,7 @@ def probability_gradcam(picture, c=0):   # Grad-CAM of p^c instead of y^c: (norm
     g = tape.gradient(p, acts).numpy()[0]
     raw = np.maximum((acts.numpy()[0] * g.mean(axis=(0, 1))).sum(axis=-1), 0)
     return raw / raw.max(), g, float(p[0])
+
 
 # %% [markdown]
 # **When the softmax changes nothing.** Here $\partial y^{red}/\partial A = (10, 0)/64$ and
@@ -411,6 +414,7 @@ for name, d in between.items():
           f"smallest {d.min():.3f}")
 assert between["shapes_gap"].max() < 1e-4 and between["shapes_flat"].min() > 0.2, "equal on GAP, not on flat"
 
+
 # %% [markdown]
 # Two more things to see in the figure. HiResCAM keeps each position's own weight, positive or negative, so its
 # map on `shapes_flat` is **patchier** than Grad-CAM's. We measure "patchy" as the mean jump between neighbouring
@@ -472,6 +476,7 @@ from gradcam_utils.exercises import check_blue_weights, check_counterfactual_squ
 
 alpha_blue = None   # e.g. [0.5, 0.5]
 check_blue_weights(alpha_blue)
+
 
 # %% [markdown]
 # **2.** Write Grad-CAM yourself: a function from activations and gradients, both `(B, h, w, K)`, to maps

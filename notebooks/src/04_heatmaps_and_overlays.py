@@ -198,6 +198,7 @@ gc.figures.add_colorbar(fig, axes, "inferno", label="Grad-CAM map value (1 = its
 fig.suptitle(f"the model predicts '{bundle.class_names[both.logits[0].argmax()]}' for this photo", fontsize=10)
 plt.show()
 
+
 # %% [markdown]
 # How alike are the two rows? The correlation between the "tabby" and the "espresso" picture of each method, and
 # the share of each Guided Grad-CAM picture's magnitude on the photo's left half (the cat; the cup is on the

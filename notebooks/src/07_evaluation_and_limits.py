@@ -109,6 +109,7 @@ for m in METHODS[1:]:
         for score, (d, lo, hi) in paired[m].items()))
 print("* the interval excludes 0")
 
+
 # %% [markdown]
 # What the intervals allow us to say on this model:
 # - **Pointing**: Grad-CAM++ puts its peak on the object more often than Grad-CAM, and HiResCAM much less often
