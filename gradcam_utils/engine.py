@@ -43,8 +43,15 @@ class GradCAMResult:
     logits: np.ndarray | None = None  # (B, classes) float32: every class's pre-softmax score, from the same pass
 
 
-def explain(model: keras.Model, images, layer_name: str | None = None, class_index=None,
-            method: str = "gradcam", normalize: bool = True, batch_size: int = 32) -> GradCAMResult:
+def explain(
+    model: keras.Model,
+    images,
+    layer_name: str | None = None,
+    class_index=None,
+    method: str = "gradcam",
+    normalize: bool = True,
+    batch_size: int = 32,
+) -> GradCAMResult:
     """Compute class activation maps for a batch and report which class each one explains.
 
     Args:
@@ -59,12 +66,12 @@ def explain(model: keras.Model, images, layer_name: str | None = None, class_ind
     check_method(method, METHODS)
     inputs = gradient_inputs(model, images, layer_name, class_index, batch_size=batch_size)
     heatmaps, empty = heatmaps_from(inputs, method, normalize, _stacklevel=4)  # warn at the line that called explain
-    return GradCAMResult(heatmaps, inputs.class_indices, inputs.scores, empty, inputs.layer_name, method,
-                         inputs.logits)
+    return GradCAMResult(heatmaps, inputs.class_indices, inputs.scores, empty, inputs.layer_name, method, inputs.logits)
 
 
-def gradient_inputs(model: keras.Model, images, layer_name: str | None = None, class_index=None,
-                    batch_size: int = 32) -> CamInputs:
+def gradient_inputs(
+    model: keras.Model, images, layer_name: str | None = None, class_index=None, batch_size: int = 32
+) -> CamInputs:
     """One forward and one backward pass: the layer's activations, the class scores' gradients, and the rest.
 
     This is what every method starts from. Keep it to try several methods, or to look at the numbers yourself
@@ -83,15 +90,23 @@ def gradient_inputs(model: keras.Model, images, layer_name: str | None = None, c
     return CamInputs(activations, gradients, used, scores, batch, probabilities_of, plan.layer_name, logits)
 
 
-def heatmaps_from(inputs: CamInputs, method: str = "gradcam", normalize: bool = True,
-                  _stacklevel: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def heatmaps_from(
+    inputs: CamInputs, method: str = "gradcam", normalize: bool = True, _stacklevel: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """(heatmaps (B, h, w) float32, empty (B,) bool) for ``method`` from the output of ``gradient_inputs``."""
     check_method(method, METHODS)
     return _finish(METHODS[method](inputs), normalize, stacklevel=_stacklevel)
 
 
-def compute_heatmaps(model: keras.Model, images, layer_name: str | None = None, class_index=None,
-                     method: str = "gradcam", normalize: bool = True, batch_size: int = 32) -> np.ndarray:
+def compute_heatmaps(
+    model: keras.Model,
+    images,
+    layer_name: str | None = None,
+    class_index=None,
+    method: str = "gradcam",
+    normalize: bool = True,
+    batch_size: int = 32,
+) -> np.ndarray:
     """Class activation maps (B, h, w), float32, one per image; see ``explain`` for the arguments.
 
     Use ``explain`` instead when you also need the class each map explains and its score.
@@ -100,6 +115,7 @@ def compute_heatmaps(model: keras.Model, images, layer_name: str | None = None, 
 
 
 def available_methods() -> list[str]:
+    """The names ``method=`` accepts, sorted: the CAM methods registered in ``gradcam_utils.methods``."""
     return sorted(METHODS)
 
 
@@ -113,7 +129,7 @@ def class_logits(model: keras.Model, images, batch_size: int = 64) -> np.ndarray
     batch = to_batch(images, plan.input_shape)
     if batch_size < 1:
         raise GradCAMError(f"batch_size must be a positive int; got {batch_size!r}.")
-    chunks = [plan.run(batch[i:i + batch_size]) for i in range(0, len(batch), batch_size)]
+    chunks = [plan.run(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
     return np.concatenate(chunks) if chunks else np.zeros((0, plan.num_classes or 0), np.float32)
 
 
@@ -139,7 +155,9 @@ def _finish(raw: np.ndarray, normalize: bool, stacklevel: int = 3) -> tuple[np.n
         warnings.warn(
             f"{int(empty.sum())} of {len(empty)} heatmap(s) had no positive evidence for their class (all values "
             "<= 0) and were returned as zeros. Try another layer or class, or check the prediction.",
-            EmptyHeatmapWarning, stacklevel=stacklevel)
+            EmptyHeatmapWarning,
+            stacklevel=stacklevel,
+        )
     return maps, empty
 
 
@@ -153,8 +171,10 @@ def requested_classes(class_index, batch_size: int, num_classes: int | None) -> 
     if values.ndim == 0:
         values = np.full(batch_size, int(values))
     elif values.shape != (batch_size,):
-        raise ClassIndexError(f"class_index has {values.size} entries for {batch_size} images; give one per image, "
-                              "a single int, or None for each image's top class.")
+        raise ClassIndexError(
+            f"class_index has {values.size} entries for {batch_size} images; give one per image, "
+            "a single int, or None for each image's top class."
+        )
     check_class_range(values, num_classes)
     return values.astype(np.int32)
 
@@ -164,8 +184,10 @@ def check_class_range(values: np.ndarray, num_classes: int | None) -> None:
     bad = values < 0 if num_classes is None else (values < 0) | (values >= num_classes)
     if bad.any():
         known = f"{num_classes} classes, so each index must satisfy 0 <= index < {num_classes}"
-        raise ClassIndexError(f"class_index {values[bad].tolist()} out of range: the model has "
-                              f"{known if num_classes is not None else 'indices from 0'}.")
+        raise ClassIndexError(
+            f"class_index {values[bad].tolist()} out of range: the model has "
+            f"{known if num_classes is not None else 'indices from 0'}."
+        )
 
 
 # ----- gradient plans -------------------------------------------------------------------------------------------
@@ -194,9 +216,11 @@ def _get_logits_plan(model: keras.Model) -> _LogitsPlan:
 
 
 def cached_plan(model: keras.Model, key, build):
-    """The plan filed under (model, key), made by ``build()`` the first time. Plans are traced functions, costly
-    to make; the least recently used are dropped past ``_PLAN_CACHE.max_items``. Other modules (guided backprop) file
-    their plans here under keys of their own, so ``clear_cache`` and ``forget_plans`` reach them too.
+    """The plan filed under (model, key), made by ``build()`` the first time.
+
+    Plans are traced functions, costly to make; the least recently used are dropped past ``_PLAN_CACHE.max_items``.
+    Other modules (guided backprop) file their plans here under keys of their own, so ``clear_cache`` and
+    ``forget_plans`` reach them too.
     """
     plan = _cached_plan(model, key)
     if plan is None:
@@ -254,8 +278,9 @@ class _GradientPlan:
         self.layer_name = layer_name
         self.input_shape, self.num_classes = _graph.model_shapes(model)
         self._disconnected = False
-        self._traced = _graph.traced(self._compute, tf.TensorSpec((None,) + self.input_shape, tf.float32),
-                               tf.TensorSpec((None,), tf.int32))
+        self._traced = _graph.traced(
+            self._compute, tf.TensorSpec((None,) + self.input_shape, tf.float32), tf.TensorSpec((None,), tf.int32)
+        )
 
     @property
     def trace_count(self) -> int:
@@ -264,12 +289,18 @@ class _GradientPlan:
     def run(self, images: np.ndarray, class_indices: np.ndarray):
         acts, grads, logits, used, num_classes = self._traced(tf.constant(images), tf.constant(class_indices))
         if self._disconnected:
-            raise LayerError(f"The model's output does not depend on layer '{self.path[-1].name}' (it sits on a "
-                             "branch that does not reach the output); pick a layer on the way to the prediction.")
+            raise LayerError(
+                f"The model's output does not depend on layer '{self.path[-1].name}' (it sits on a "
+                "branch that does not reach the output); pick a layer on the way to the prediction."
+            )
         # Normally checked before the call; this catches models whose class count is only known at run time.
         check_class_range(class_indices[class_indices != TOP_CLASS], int(num_classes))
-        return (np.asarray(acts, np.float32), np.asarray(grads, np.float32),
-                np.asarray(logits, np.float32), used.numpy().astype(np.int64))
+        return (
+            np.asarray(acts, np.float32),
+            np.asarray(grads, np.float32),
+            np.asarray(logits, np.float32),
+            used.numpy().astype(np.int64),
+        )
 
     def _compute(self, images, class_indices):
         # Only the chosen activations are watched (``_forward`` does it): the tape then records just the ops between
@@ -302,16 +333,19 @@ def _forward(model: keras.Model, x, path: tuple, tape, logits: bool = True):
         if not path or op is not path[0]:
             return None
         if len(path) == 1:
+
             def call_target(*args, **kwargs):
                 out = _graph.call_inference(op, *args, **kwargs)
                 tape.watch(out)  # the only thing the tape watches: the gradients start here
                 found["acts"] = out
                 return out
+
             return call_target
 
         def call_nested(inputs, *args, **kwargs):
             found["acts"], out = _forward(op, inputs, path[1:], tape, is_final)
             return out
+
         return call_nested
 
     output = _graph.forward(model, x, hook, logits)

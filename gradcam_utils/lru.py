@@ -1,5 +1,7 @@
-"""One least-recently-used cache for the whole package: the engine's traced gradient plans and the explorer's
-predictions, gradients, maps and coloured maps all live in instances of ``LRUCache``.
+"""One least-recently-used cache for the whole package.
+
+The engine's traced gradient plans and the explorer's predictions, gradients, maps and coloured maps all live in
+instances of ``LRUCache``.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ tests can assert "no forward pass" instead of timing it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -63,8 +64,13 @@ class MapCache:
     image label (raising the user's error when there is none); ``top()`` how many top classes to precompute.
     """
 
-    def __init__(self, stats: ExplorerStats, bundle_for: Callable[[str], ModelBundle],
-                 source_for: Callable[[str, str], object], top: Callable[[], int]):
+    def __init__(
+        self,
+        stats: ExplorerStats,
+        bundle_for: Callable[[str], ModelBundle],
+        source_for: Callable[[str, str], object],
+        top: Callable[[], int],
+    ):
         self.stats = stats
         self._bundle_for, self._source_for, self._top = bundle_for, source_for, top
         self._prepared_cache = LRUCache(32)
@@ -98,16 +104,20 @@ class MapCache:
         return self._prepared_cache.put(key, _Prepared(pixels, batch, _read_only(probabilities), predictions))
 
     def cam_inputs(self, state):
-        """The engine's inputs for one class: the top classes come from one batched call per (model, image, layer),
-        any other class from one call of its own; all cached."""
+        """The engine's inputs for one class, cached.
+
+        The top classes come from one batched call per (model, image, layer), any other class from one call of its
+        own.
+        """
         key = (state.model, state.image, state.layer)
         rows = self._gradient_cache.get(key)
         model = self._bundle_for(state.model).model
         if rows is None:
             prepared = self.prepared(state.model, state.image)
             classes = [p.index for p in prepared.predictions]
-            inputs = engine.gradient_inputs(model, np.repeat(prepared.batch, len(classes), axis=0), state.layer,
-                                            classes)
+            inputs = engine.gradient_inputs(
+                model, np.repeat(prepared.batch, len(classes), axis=0), state.layer, classes
+            )
             self._count_gradient_call(len(classes))
             rows = {int(c): inputs.select(slice(i, i + 1)) for i, c in enumerate(inputs.class_indices)}
             self._gradient_cache.put(key, rows)

@@ -41,8 +41,7 @@ COLORMAPS = {
 _SRGB_TO_Y = np.array([0.2126, 0.7152, 0.0722])
 
 
-def check_heatmaps(heatmap, name: str = "heatmap",
-                   error: type[GradCAMError] = GradCAMError) -> tuple[np.ndarray, bool]:
+def check_heatmaps(heatmap, name: str = "heatmap", error: type[GradCAMError] = GradCAMError) -> tuple[np.ndarray, bool]:
     """(B, h, w) float64 copy of one map ``(h, w)`` or a batch ``(B, h, w)``, and whether a batch was given.
 
     The checks every consumer of heatmaps shares (the overlay, the localisation metrics, the perturbation curves):
@@ -53,14 +52,18 @@ def check_heatmaps(heatmap, name: str = "heatmap",
     if array.dtype == bool or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
         raise error(f"{name} must be a real-valued numeric array, got dtype {array.dtype}")
     if array.ndim not in (2, 3):
-        raise error(f"{name} must be one map (h, w) or a batch (B, h, w), got shape {array.shape}; "
-                    "drop channel axes first (e.g. heatmap[..., 0])")
+        raise error(
+            f"{name} must be one map (h, w) or a batch (B, h, w), got shape {array.shape}; "
+            "drop channel axes first (e.g. heatmap[..., 0])"
+        )
     if array.size == 0:
         raise error(f"{name} is empty (shape {array.shape})")
     maps = array.astype(np.float64)  # always a copy: nothing below can touch the caller's array
     if not np.isfinite(maps).all():
-        raise error(f"{name} contains NaN or infinite values; compute it again (compute_heatmaps and explain never "
-                    "return NaN) or fix the map first")
+        raise error(
+            f"{name} contains NaN or infinite values; compute it again (compute_heatmaps and explain never "
+            "return NaN) or fix the map first"
+        )
     return (maps if array.ndim == 3 else maps[None]), array.ndim == 3
 
 
@@ -75,12 +78,16 @@ def check_heatmap(heatmap) -> np.ndarray:
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 2:
-        raise ImageInputError(f"A heatmap must be 2-D (height, width); got shape {array.shape}. For a batch from "
-                              "compute_heatmaps, pass one map: heatmaps[i].")
+        raise ImageInputError(
+            f"A heatmap must be 2-D (height, width); got shape {array.shape}. For a batch from "
+            "compute_heatmaps, pass one map: heatmaps[i]."
+        )
     array = check_heatmaps(array, "heatmap", ImageInputError)[0][0].astype(np.float32)
     if array.min() < 0 or array.max() > 1 + 1e-6:
-        raise ImageInputError(f"The heatmap must lie in [0, 1]; got [{array.min():.3g}, {array.max():.3g}]. Use "
-                              "normalize=True in compute_heatmaps, or divide by the map's maximum.")
+        raise ImageInputError(
+            f"The heatmap must lie in [0, 1]; got [{array.min():.3g}, {array.max():.3g}]. Use "
+            "normalize=True in compute_heatmaps, or divide by the map's maximum."
+        )
     return np.clip(array, 0.0, 1.0)
 
 
@@ -92,8 +99,9 @@ def srgb_lightness(rgb) -> np.ndarray:
     """
     array = np.asarray(rgb)
     if array.ndim == 0 or array.shape[-1] != 3:
-        raise GradCAMError(f"srgb_lightness needs colours with 3 channels in the last axis (..., 3); got shape "
-                           f"{array.shape}.")
+        raise GradCAMError(
+            f"srgb_lightness needs colours with 3 channels in the last axis (..., 3); got shape {array.shape}."
+        )
     if array.dtype == np.uint8:
         values = array.astype(np.float64) / 255.0
     else:
@@ -103,7 +111,7 @@ def srgb_lightness(rgb) -> np.ndarray:
     linear = np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
     y = linear @ _SRGB_TO_Y
     delta = 6.0 / 29.0
-    f = np.where(y > delta ** 3, np.cbrt(y), y / (3 * delta ** 2) + 4.0 / 29.0)
+    f = np.where(y > delta**3, np.cbrt(y), y / (3 * delta**2) + 4.0 / 29.0)
     return 116.0 * f - 16.0
 
 
@@ -118,8 +126,9 @@ def colormap_lightness(colormap: str, n: int = 256) -> np.ndarray:
     except KeyError:
         raise GradCAMError(f"Unknown colormap {colormap!r}; try one of {', '.join(COLORMAPS)}.") from None
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 2:
-        raise GradCAMError(f"n is the number of values sampled along the colormap and must be an integer >= 2; "
-                           f"got {n!r}.")
+        raise GradCAMError(
+            f"n is the number of values sampled along the colormap and must be an integer >= 2; got {n!r}."
+        )
     return srgb_lightness(cmap(np.linspace(0.0, 1.0, int(n)))[:, :3])
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
+from test_notebooks_meta import build_notebooks
 
 from gradcam_utils import exercises as ex
-from test_notebooks_meta import build_notebooks
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,30 +44,34 @@ def test_solutions_pass_their_checks_in_the_notebook(solution, monkeypatch):
     plt.close("all")
 
 
-@pytest.mark.parametrize("check, wrong", [
-    (ex.check_gradcam_facts, {s: True for s in ex.GRADCAM_FACTS}),
-    (ex.check_gradcam_facts, {"needs the model to be retrained": False}),
-    (ex.check_gradcam_facts, {**{s: None for s in ex.GRADCAM_FACTS}, "needs the model to be retrained": False}),
-    (ex.check_white_marker_star_share, 0.2),
-    (ex.check_blue_weights, [10 / 64, 0.0]),
-    (ex.check_blue_weights, [0.0, 10.0]),
-    (ex.check_gradcam_function, lambda a, g: np.einsum("bhwk,k->bhw", a, g.mean(axis=(0, 1, 2)))),
-    (ex.check_gradcam_function, lambda a, g: (a * g).sum(axis=-1)),
-    (ex.check_gradcam_function, lambda a, g: 1 / 0),
-    (ex.check_counterfactual_square, "blue"),
-    (lambda answer: ex.check_class_index("space shuttle", answer), 813),
-    (lambda answer: ex.check_espresso_probability("efficientnet_lite0", answer), 0.5),
-    (lambda answer: ex.check_espresso_probability("efficientnet_lite0", answer), "a lot"),
-    (lambda answer: ex.check_left_half_share("efficientnet_lite0", "tabby", answer), 0.5),
-    (ex.check_bilinear_value, 0.5),
-    (lambda answer: ex.check_layer_size("efficientnet_lite0", "block3a_expand_activation", answer), (28, 28)),
-    (ex.check_marker_sample_prediction, "circle"),  # 05: the shape's class, not what the biased model says
-    (ex.check_box_iou, 0.25),  # 06: the intersection over one box's area, not over the union
-    (ex.check_misleading_marker_energy, 0.095),  # the share of the map of the class the marker names
-    (ex.check_blend, 120),
-    (ex.check_scorecam_passes, 64),  # 07: the channels alone, without the first pass
-    (ex.check_lower_deletion, "mask"),  # 07: the check computes Grad-CAM 0.28 vs mask 0.48 (shapes_flat, blur)
-], ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
+@pytest.mark.parametrize(
+    "check, wrong",
+    [
+        (ex.check_gradcam_facts, {s: True for s in ex.GRADCAM_FACTS}),
+        (ex.check_gradcam_facts, {"needs the model to be retrained": False}),
+        (ex.check_gradcam_facts, {**{s: None for s in ex.GRADCAM_FACTS}, "needs the model to be retrained": False}),
+        (ex.check_white_marker_star_share, 0.2),
+        (ex.check_blue_weights, [10 / 64, 0.0]),
+        (ex.check_blue_weights, [0.0, 10.0]),
+        (ex.check_gradcam_function, lambda a, g: np.einsum("bhwk,k->bhw", a, g.mean(axis=(0, 1, 2)))),
+        (ex.check_gradcam_function, lambda a, g: (a * g).sum(axis=-1)),
+        (ex.check_gradcam_function, lambda a, g: 1 / 0),
+        (ex.check_counterfactual_square, "blue"),
+        (lambda answer: ex.check_class_index("space shuttle", answer), 813),
+        (lambda answer: ex.check_espresso_probability("efficientnet_lite0", answer), 0.5),
+        (lambda answer: ex.check_espresso_probability("efficientnet_lite0", answer), "a lot"),
+        (lambda answer: ex.check_left_half_share("efficientnet_lite0", "tabby", answer), 0.5),
+        (ex.check_bilinear_value, 0.5),
+        (lambda answer: ex.check_layer_size("efficientnet_lite0", "block3a_expand_activation", answer), (28, 28)),
+        (ex.check_marker_sample_prediction, "circle"),  # 05: the shape's class, not what the biased model says
+        (ex.check_box_iou, 0.25),  # 06: the intersection over one box's area, not over the union
+        (ex.check_misleading_marker_energy, 0.095),  # the share of the map of the class the marker names
+        (ex.check_blend, 120),
+        (ex.check_scorecam_passes, 64),  # 07: the channels alone, without the first pass
+        (ex.check_lower_deletion, "mask"),  # 07: the check computes Grad-CAM 0.28 vs mask 0.48 (shapes_flat, blur)
+    ],
+    ids=lambda v: getattr(v, "__name__", None) if callable(v) else None,
+)
 def test_wrong_answers_are_rejected_with_a_message(check, wrong):
     feedback = check(wrong)
     assert not feedback and repr(feedback).startswith("✗") and len(feedback.message) > 20
@@ -87,17 +91,27 @@ def test_gradcam_facts_placeholder_dict_is_no_answer_yet():
 
 def test_batch_averaging_mistake_gets_a_specific_hint():
     feedback = ex.check_gradcam_function(
-        lambda a, g: np.maximum(np.einsum("bhwk,k->bhw", a, g.mean(axis=(0, 1, 2))), 0))
+        lambda a, g: np.maximum(np.einsum("bhwk,k->bhw", a, g.mean(axis=(0, 1, 2))), 0)
+    )
     assert "axes (1, 2)" in feedback.message
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
 def test_committed_notebooks_show_unanswered_exercises(path):
     cells = json.loads(path.read_text())["cells"]
-    results = ["".join(o.get("data", {}).get("text/plain", "")) for c in cells if c["cell_type"] == "code"
-               for o in c["outputs"]]
-    checks = [c for c in cells if c["cell_type"] == "code" and "check_" in "".join(c["source"])
-              and "import" not in "".join(c["source"]).splitlines()[-1]]
+    results = [
+        "".join(o.get("data", {}).get("text/plain", ""))
+        for c in cells
+        if c["cell_type"] == "code"
+        for o in c["outputs"]
+    ]
+    checks = [
+        c
+        for c in cells
+        if c["cell_type"] == "code"
+        and "check_" in "".join(c["source"])
+        and "import" not in "".join(c["source"]).splitlines()[-1]
+    ]
     answered = [r for r in results if r.startswith("✓")]
     assert not answered, "a committed notebook shows a solved exercise"
     assert len([r for r in results if "No answer yet" in r]) == len(checks)

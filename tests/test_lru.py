@@ -56,10 +56,13 @@ def test_iterating_does_not_count_as_use():
     assert list(cache) == ["b", "c"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"max_items": 0}, "max_items must be at least 1"),
-    ({"max_items": 2, "max_bytes": 10}, "max_bytes needs size_of"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_items": 0}, "max_items must be at least 1"),
+        ({"max_items": 2, "max_bytes": 10}, "max_bytes needs size_of"),
+    ],
+)
 def test_bad_bounds_are_refused_with_a_message(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LRUCache(**kwargs)

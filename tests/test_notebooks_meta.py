@@ -43,8 +43,13 @@ def test_outputs_are_committed_clean_and_deterministic(path):
     streams = [o for c in code for o in c["outputs"] if o["output_type"] == "stream"]
     assert not [o for o in streams if o["name"] == "stderr"], "stderr output (warnings, logs) in a committed cell"
     assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
-    readable = json.dumps([{k: v for k, v in o.get("data", {}).items() if k.startswith("text/")} or o.get("text", "")
-                           for c in code for o in c["outputs"]])  # what nbval compares (pictures are not)
+    readable = json.dumps(
+        [
+            {k: v for k, v in o.get("data", {}).items() if k.startswith("text/")} or o.get("text", "")
+            for c in code
+            for o in c["outputs"]
+        ]
+    )  # what nbval compares (pictures are not)
     # A learner's run sets nothing: an output naming a test-harness setting is not what they would see.
     assert not re.search(r"GRADCAM_[A-Z_]+|environment variable", readable), "an output names a test-harness setting"
     # Plain `pytest --nbval` (without the sanitize file) must pass too: no memory addresses in outputs.
@@ -87,9 +92,11 @@ def test_code_cells_are_short_because_the_library_does_the_work(path):
 def test_cites_its_papers_and_the_bibliography_lists_it(path):
     """Each notebook ends with the papers it relies on; notebooks/references.md names the notebook next to them."""
     markdown = [("".join(c["source"])) for c in cells(path) if c["cell_type"] == "markdown"]
-    assert any(text.lstrip().startswith("## References") or "\n## References" in text for text in markdown), \
+    assert any(text.lstrip().startswith("## References") or "\n## References" in text for text in markdown), (
         "a notebook without its References section"
+    )
     bibliography = (ROOT / "notebooks" / "references.md").read_text()
     number = path.stem[:2]
-    assert re.search(rf"\|[^|\n]*\b{number}\b[^|\n]*\|\s*$", bibliography, re.M), \
+    assert re.search(rf"\|[^|\n]*\b{number}\b[^|\n]*\|\s*$", bibliography, re.M), (
         f"notebooks/references.md lists no paper for notebook {number}"
+    )
