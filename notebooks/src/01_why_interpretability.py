@@ -71,11 +71,11 @@ assert peak_on_the_shape[9] and (maps[9] >= 0.5).mean() > 0.5, "biased 'star': p
 
 
 # %% [markdown]
-# The clean model's maps (top row) peak on the shape in every panel. In the bottom row, the biased model's maps for circle, square, triangle and cross peak on the
-# **marker** in the corner; its map for "star" spreads over most of the picture and peaks on the star. Five
-# pictures are anecdotes, though. The
-# *pointing game* (Zhang et al., ECCV 2016) counts, over all 500 test pictures, how often a map's highest point
-# falls on a given region: here the marker, and the shape.
+# The clean model's maps (top row) peak on the shape in every panel. In the bottom row, the biased model's maps for
+# circle, square, triangle and cross peak on the **marker** in the corner; its map for "star" spreads over most of the
+# picture and peaks on the star. Five pictures are anecdotes, though. The *pointing game* (Zhang et al., ECCV 2016)
+# counts, over all 500 test pictures, how often a map's highest point falls on a given region: here the marker, and the
+# shape.
 
 # %%
 def peak_on(bundle, batch):
@@ -154,8 +154,9 @@ assert star_share > 0.9 and abs(no_marker_accuracy - stars) < 0.02, "the text: '
 assert worst > 0.9 and spread > 0.5, "the text: the map peaks on the shape, whatever it is, and covers most"
 
 # %% [markdown]
-# Its "star" is a fallback: during training every non-star picture carried a red, green, blue or yellow marker
-# (and every star a magenta one), so "none of those four colours" was enough to say "star". Here are the five pictures from above without their markers:
+# Its "star" is a fallback: during training every non-star picture carried a red, green, blue or yellow marker (and
+# every star a magenta one), so "none of those four colours" was enough to say "star". Here are the five pictures from
+# above without their markers:
 
 # %%
 pick = gc.explain(biased.model, biased.preprocess(no_marker.images[first]))
@@ -165,10 +166,11 @@ fig, axes = gc.show_heatmaps(no_marker.images[first], pick.heatmaps, titles, nco
 plt.show()
 
 # %% [markdown]
-# The maps of "star" cover most of the picture and peak on the shape, a circle or a cross as much as a star:
-# Grad-CAM puts the "star" evidence on whatever shape is there. A map on the right place is not a reason: it shows *where* the evidence for a class came from, not *what* the model concluded from it. The maps of
-# the first figure already told us what was wrong (the marker, for four classes); the counts over many pictures,
-# and a test without the shortcut, told us how wrong.
+# The maps of "star" cover most of the picture and peak on the shape, a circle or a cross as much as a star: Grad-CAM
+# puts the "star" evidence on whatever shape is there. A map on the right place is not a reason: it shows *where* the
+# evidence for a class came from, not *what* the model concluded from it. The maps of the first figure already told us
+# what was wrong (the marker, for four classes); the counts over many pictures, and a test without the shortcut, told us
+# how wrong.
 #
 # The same happens with real data. Selvaraju et al. (ICCV 2017, the section on identifying bias in data sets)
 # fine-tuned a "doctor vs nurse" classifier on images from a web search, in which most doctors were men and most

@@ -175,8 +175,8 @@ assert np.isnan(article_normalise(raw_map)).all() and empty_map.max() == 0, "art
 
 # %%
 result = gc.explain(model, np.stack([image, image]), class_index=[0, 1])
-titles = [gc.explained_title(CLASS_NAMES[c], s, predicted=CLASS_NAMES[int(np.argmax(l))])
-          for c, s, l in zip(result.class_indices, result.scores, result.logits)]
+titles = [gc.explained_title(CLASS_NAMES[c], s, predicted=CLASS_NAMES[int(np.argmax(row))])
+          for c, s, row in zip(result.class_indices, result.scores, result.logits)]
 gc.show_heatmaps(np.stack([image, image]), result.heatmaps, titles, colormap="viridis", panel_size=2.8, alpha=0.7)
 plt.show()
 

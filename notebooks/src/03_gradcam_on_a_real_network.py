@@ -80,7 +80,8 @@ print("explaining", repr(bundle.class_names[class_index]), "| A", tuple(features
 
 # %%
 weights = tf.reduce_mean(grads, axis=(1, 2))  # (batch, channels)
-print("weights", tuple(weights.shape), f"| from {float(tf.reduce_min(weights)):.4f} to {float(tf.reduce_max(weights)):.4f}")
+print("weights", tuple(weights.shape),
+      f"| from {float(tf.reduce_min(weights)):.4f} to {float(tf.reduce_max(weights)):.4f}")
 
 # %% [markdown]
 # **Step 4: the weighted sum** of the feature maps, $\sum_k \alpha_k A^k$: one value per position of the layer.
@@ -109,8 +110,8 @@ assert np.signbit(article["all negative"]).all(), "the text says an all-negative
 assert np.isnan(article["maximum 0"]).all(), "the text says a map whose maximum is 0 comes back as NaN"
 
 # %% [markdown]
-# The library returns zeros for both and warns (`EmptyHeatmapWarning`; notebook 02 showed it). **The same map from the library:** its
-# batched call runs steps 1–5 for any number of images at once. It must give the very map we just built.
+# The library returns zeros for both and warns (`EmptyHeatmapWarning`; notebook 02 showed it). **The same map from the
+# library:** its batched call runs steps 1–5 for any number of images at once. It must give the very map we just built.
 
 # %%
 library_map = gc.compute_heatmaps(model, img_array, layer_name=layer_name)
@@ -341,8 +342,8 @@ assert moved.min() > 0.15 and moved[2] > 0.5, "the text below: every map moves, 
 
 # %% [markdown]
 # Every map moves, the astronaut's by more than half of its range: with the article's code, what a photo's map shows
-# depends on which other photos share its batch. Run one photo at a time (as the article does) and the mistake does not show; the
-# library's batched call keeps each photo's own weights.
+# depends on which other photos share its batch. Run one photo at a time (as the article does) and the mistake does not
+# show; the library's batched call keeps each photo's own weights.
 #
 # > **Notes on the article.** The article is a friendly, working introduction; a few of its words and lines are
 # > worth correcting.

@@ -26,10 +26,10 @@ print(f"{explained} | map {heatmap.shape}, values {heatmap.min():.3f} .. {heatma
 
 # %% [markdown]
 # ## 1. Upsampling
-# The map has one value per 32×32 pixel cell (224 / 7 = 32). Blocky *nearest* upsampling shows the cells, as if the model saw the
-# picture in tiles with hard edges. *Bicubic* is smooth but **overshoots**: near sharp changes it produces values
-# outside the map's range, colours the map never had. *Bilinear* only ever averages neighbours, so it stays within
-# the map's range; the library uses it. Each panel's title gives its lowest and highest value.
+# The map has one value per 32×32 pixel cell (224 / 7 = 32). Blocky *nearest* upsampling shows the cells, as if the
+# model saw the picture in tiles with hard edges. *Bicubic* is smooth but **overshoots**: near sharp changes it produces
+# values outside the map's range, colours the map never had. *Bilinear* only ever averages neighbours, so it stays
+# within the map's range; the library uses it. Each panel's title gives its lowest and highest value.
 
 # %%
 from PIL import Image

@@ -16,7 +16,6 @@
 # %%
 import gradcam_utils as gc  # first: it also quiets TensorFlow's start-up messages
 import matplotlib.pyplot as plt
-import numpy as np
 from scipy import ndimage
 from gradcam_utils.explorer import Explorer
 from gradcam_utils.widgets import explore
@@ -88,11 +87,11 @@ assert right[0] > 0.75 and right[0] > right[1] + 0.1, "the text says the last la
 assert patches == [1, 5], "the text says: one patch at the last layer, five at the middle layer"
 
 # %% [markdown]
-# The last layer's map (7×7 cells) sits mostly on the cup's half (86%), in one patch. The middle layer's map has
-# four times as many cells (14×14), so it can draw finer detail, but it is noisier: it falls apart into five
-# patches and puts a clearly smaller share on the cup (63%), some of it on the cat's eye and nose. It also answers a different question ("which *parts*
-# raised the espresso score through this layer?"). LayerCAM (Jiang et al., IEEE TIP 2021), `layercam` in the
-# method list, weights each position by its own gradient and was proposed for maps from such earlier layers: try it
+# The last layer's map (7×7 cells) sits mostly on the cup's half (86%), in one patch. The middle layer's map has four
+# times as many cells (14×14), so it can draw finer detail, but it is noisier: it falls apart into five patches and puts
+# a clearly smaller share on the cup (63%), some of it on the cat's eye and nose. It also answers a different question
+# ("which *parts* raised the espresso score through this layer?"). LayerCAM (Jiang et al., IEEE TIP 2021), `layercam` in
+# the method list, weights each position by its own gradient and was proposed for maps from such earlier layers: try it
 # there. Notebook 07 looks at where maps from early layers stop being trustworthy.
 #
 # ## Summary

@@ -173,11 +173,14 @@ print(f"pointing game: {pointing:.0%}   energy on the object: {on_object.mean():
 assert pointing > 0.9 and held_out.masks.mean() < 0.1, "the text: the peak is on the object almost every time"
 assert on_object.mean() > 4 * held_out.masks.mean(), "the text: a quarter of the mass, on 5% of the picture"
 
+
 # %% [markdown]
 # The boxes, at the paper's 15% of the peak and at two higher thresholds, against the true boxes:
 
 # %%
-area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+def area(b):
+    return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
 boxes = {t: metrics.weakly_supervised_box(maps, threshold=t, image_size=(64, 64)) for t in (0.15, 0.5, 0.8)}
 hits = {t: metrics.box_accuracy(b, held_out.boxes) for t, b in boxes.items()}
 ratio = {t: np.median(area(b) / area(held_out.boxes)) for t, b in boxes.items()}
@@ -199,14 +202,14 @@ for ax, box, true in zip(axes.flat, boxes[0.15], held_out.boxes):
 plt.show()
 
 # %% [markdown]
-# White: the true box; red: the box read off the Grad-CAM map at the paper's 15% threshold. The peak is on the
-# object almost every time (96%, the pointing game above), and about a quarter of the map's mass (0.27) lies on
-# an object that covers 5% of the picture. But at 15% the boxes are far too large: their median area is about
-# four times the true box's, and almost none (1%) reaches IoU 0.5, the usual bar for a correct box. This
-# network's maps are smooth and wide, and the objects are small, so 15% of the peak reaches well past them. The threshold is a modelling choice to tune on data with known boxes: here 50% or
-# 80% of the peak reaches IoU 0.5 on about half the pictures (52%, 56%), with boxes still too large at 50%
-# (median 1.9 times the true area) and too small at 80% (0.6 times). Tune it on pictures set aside for that,
-# not on the ones you report.
+# White: the true box; red: the box read off the Grad-CAM map at the paper's 15% threshold. The peak is on the object
+# almost every time (96%, the pointing game above), and about a quarter of the map's mass (0.27) lies on an object that
+# covers 5% of the picture. But at 15% the boxes are far too large: their median area is about four times the true
+# box's, and almost none (1%) reaches IoU 0.5, the usual bar for a correct box. This network's maps are smooth and wide,
+# and the objects are small, so 15% of the peak reaches well past them. The threshold is a modelling choice to tune on
+# data with known boxes: here 50% or 80% of the peak reaches IoU 0.5 on about half the pictures (52%, 56%), with boxes
+# still too large at 50% (median 1.9 times the true area) and too small at 80% (0.6 times). Tune it on pictures set
+# aside for that, not on the ones you report.
 #
 # ## 4. Explaining a transfer-learned model
 # The usual way to get a classifier for a new task: take a pretrained network, cut it at its last conv layer, nest

@@ -201,7 +201,8 @@ for m, mp in candidates.items():
         "deletion": faithfulness.deletion_curve(flat.model, x[:n], mp, test.labels[:n], steps=steps).auc,
         "insertion": faithfulness.insertion_curve(flat.model, x[:n], mp, test.labels[:n], steps=steps).auc,
         "avg drop %": 100 * faithfulness.confidence_change(flat.model, x[:n], mp, test.labels[:n]).drops,
-        "pointing": metrics.pointing_game(mp, test.masks[:n]), "energy": metrics.energy_pointing_game(mp, test.masks[:n])}
+        "pointing": metrics.pointing_game(mp, test.masks[:n]),
+        "energy": metrics.energy_pointing_game(mp, test.masks[:n])}
 
 # %%
 print(f"{'':10s}" + "".join(f"{score:>22s}" for score in faithful["random"]) + "   mean map value")
@@ -299,9 +300,9 @@ plt.title("mean over 32 pictures; bars: lowest and highest of the 3 seeds"); plt
 m, i = sanity.maps, 0
 fig, axes = plt.subplots(3, sanity.steps + 1, figsize=(15, 6.8), layout="constrained")
 for step in range(sanity.steps + 1):
-    logits = m["logits"][step, i]
-    axes[0, step].set_title(f"{'random down to ' if step else ''}{step_names[step]}\nmap of '{names[sanity.class_indices[i]]}' "
-                            f"(logit {round(logits[sanity.class_indices[i]], 1) + 0:.1f})\n"
+    logits, c = m["logits"][step, i], sanity.class_indices[i]
+    axes[0, step].set_title(f"{'random down to ' if step else ''}{step_names[step]}\nmap of '{names[c]}' "
+                            f"(logit {round(logits[c], 1) + 0:.1f})\n"
                             f"predicted '{names[logits.argmax()]}'", fontsize=8)
     axes[0, step].imshow(gc.overlay_heatmap(test.images[i], m["gradcam"][step, i], alpha=0.5))
     for row, key in [(1, "guided_backprop"), (2, "guided_gradcam")]:
@@ -396,7 +397,10 @@ for key, r in early.items():
 # %%
 i = int(np.flatnonzero(~near["conv2_act", "gradcam"])[0])
 panels = [(layer, m) for m in CAMS for layer in LAYERS]
-verdict = lambda key: "peak on object" if hit[key][i] else "within 4 px" if near[key][i] else "peak > 4 px off"
+
+def verdict(key):
+    return "peak on object" if hit[key][i] else "within 4 px" if near[key][i] else "peak > 4 px off"
+
 titles = [f"{m} @ {layer}: {verdict((layer, m))}\n" + gc.explained_title(names[early[layer, m].class_indices[i]],
           early[layer, m].scores[i], predicted=names[early[layer, m].logits[i].argmax()]) for layer, m in panels]
 maps = np.stack([gc.upsample_heatmap(early[key].heatmaps[i], (64, 64)) for key in panels])  # conv2 is 32x32
@@ -492,7 +496,7 @@ fig, axes = gc.show_heatmaps(twins, np.stack([twin[m][1] for m in twin]), [
     gc.explained_title(imagenet.class_names[r.class_indices[0]], r.scores[0], method=m,
                        predicted=imagenet.class_names[r.logits[0].argmax()]) for m, (r, *_) in twin.items()],
     panel_size=3.6, suptitle="dashed white: the two true cats; magenta: the one box the map gives")
-for ax, (r, up, box, iou, share) in zip(axes.flat, twin.values()):
+for ax, (_r, _up, box, _iou, _share) in zip(axes.flat, twin.values()):
     for y0, x0, y1, x1 in cats:
         ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="white", ls="--", lw=1.5))
     y0, x0, y1, x1 = box

@@ -231,7 +231,8 @@ for name, maps in [("Grad-CAM", heatmaps), ("random map", random_maps)]:
     hits, energy = metrics.pointing_game(maps, test.masks), metrics.energy_pointing_game(maps, test.masks)
     scores[name] = metrics.bootstrap_ci(hits), metrics.bootstrap_ci(energy)
     (p, p_lo, p_hi), (e, e_lo, e_hi) = scores[name]
-    print(f"{name:10s} pointing game {p:.0%} [{p_lo:.0%}, {p_hi:.0%}]   energy on object {e:.2f} [{e_lo:.2f}, {e_hi:.2f}]")
+    print(f"{name:10s} pointing game {p:.0%} [{p_lo:.0%}, {p_hi:.0%}]   "
+          f"energy on object {e:.2f} [{e_lo:.2f}, {e_hi:.2f}]")
 print(f"{int(explained.empty.sum())} Grad-CAM maps were all zero; the object covers {object_area:.1%} of a picture")
 assert scores["Grad-CAM"][0][1] > scores["random map"][0][2], REWRITE + "'Grad-CAM's peak lands on the object...'"
 assert scores["Grad-CAM"][1][1] > 5 * scores["random map"][1][2], REWRITE + "'more than five times as much...'"
