@@ -25,6 +25,9 @@ the background, so with one seed the images made with ``cue="none"``, ``"correla
 the cue masks: a model can be tested on exactly the images it saw, with the cue removed.
 The seed is a required argument on purpose: a training and a test set made without thinking
 about seeds would otherwise be the same images.
+
+The arguments are checked in :mod:`gradcam_utils._shape_spec` and the shapes drawn and placed by
+:mod:`gradcam_utils._shape_geometry`; this module owns the random streams, the layout of cue places and the painting.
 """
 
 from __future__ import annotations
@@ -34,31 +37,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._shape_geometry import GAP, RASTERISERS, max_extent, place
+from ._shape_geometry import GAP, max_extent, place
+from ._shape_spec import (  # the names the arguments are checked against live with the checks; re-exported
+    CUE_KINDS,
+    CUE_MODES,
+    CUE_PALETTE,
+    DEFAULT_CLASSES,
+    SHAPES,
+    ShapeSpec,
+    check_shape_arguments,
+)
 from .errors import GradCAMError
-from .resize import check_size
 
 __all__ = ["SHAPES", "DEFAULT_CLASSES", "CUE_MODES", "CUE_KINDS", "CUE_PALETTE", "ShapesBatch", "make_shapes"]
 
-#: Every shape the rasteriser knows. "ring" is not a default class so it can be a distractor.
-SHAPES = ("circle", "square", "triangle", "cross", "star", "ring")
-DEFAULT_CLASSES = ("circle", "square", "triangle", "cross", "star")
-CUE_MODES = ("none", "correlated", "contradicting")
-CUE_KINDS = ("position", "color")
-#: Cue colours for ``cue_kind="color"``: class ``i`` gets ``CUE_PALETTE[i]``.
-CUE_PALETTE = np.array(
-    [
-        (255, 0, 0),
-        (0, 255, 0),
-        (0, 0, 255),
-        (255, 255, 0),
-        (255, 0, 255),
-        (0, 255, 255),
-        (255, 128, 0),
-        (255, 255, 255),
-    ],
-    dtype=np.uint8,
-)
 _POSITION_CUE_COLOR = np.array((255, 255, 255), dtype=np.float32)
 _CUE_MARGIN = 1  # the cue sits this many pixels from the image border
 _CHUNK = 256  # images per vectorised background chunk (bounds memory for large n)
@@ -88,127 +80,6 @@ class ShapesBatch:
         return int(self.images.shape[0])
 
 
-# --- argument checking ----------------------------------------------------------------------
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_size_range(name: str, value, low: int) -> tuple[int, int]:
-    try:
-        lo, hi = (int(v) for v in value)
-        ok = lo == value[0] and hi == value[1]
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or not low <= lo <= hi:
-        raise GradCAMError(
-            f"{name} must be two integers (min, max) with {low} <= min <= max, "
-            f"got {value!r}; sizes are in pixels (side of a square, diameter of a circle)"
-        )
-    return lo, hi
-
-
-def _check_shapes(name: str, names, allow_empty: bool = False) -> tuple[str, ...]:
-    if isinstance(names, str):
-        raise GradCAMError(
-            f"{name} must be a sequence of shape names, e.g. ('circle', 'square'), got the string {names!r}"
-        )
-    names = tuple(names)
-    unknown = [c for c in names if c not in RASTERISERS]
-    if unknown:
-        raise GradCAMError(f"unknown shape name(s) {unknown} in {name}; known shapes are {list(SHAPES)}")
-    if len(set(names)) != len(names):
-        raise GradCAMError(f"{name} contains duplicates: {list(names)}; list each shape once")
-    if not names and not allow_empty:
-        raise GradCAMError(f"{name} must name at least one shape from {list(SHAPES)}")
-    return names
-
-
-def _check_objects(classes, size_range, objects_per_image, height: int, width: int) -> tuple[tuple[str, ...], int, int]:
-    """Classes, object size range (default: 3/16 to 3/8 of the smaller side) and objects per image."""
-    classes = _check_shapes("classes", classes)
-    if size_range is None:
-        side = min(height, width)
-        size_range = (max(6, (3 * side) // 16), max(6, (3 * side) // 8))
-    size_lo, size_hi = _check_size_range("size_range", size_range, 6)
-    if not _is_int(objects_per_image) or objects_per_image < 1:
-        raise GradCAMError(f"objects_per_image must be a positive integer, got {objects_per_image!r}")
-    if objects_per_image > len(classes):
-        raise GradCAMError(
-            f"objects_per_image={objects_per_image} exceeds the number of classes ({len(classes)}: "
-            f"{list(classes)}); objects in one image have distinct classes, so add classes or lower objects_per_image"
-        )
-    return classes, size_lo, size_hi
-
-
-def _check_distractors(distractors, distractor_shapes, distractor_size_range, classes, size_lo: int):
-    """Distractor count, shapes (default: every shape that is not a class) and size range."""
-    if not _is_int(distractors) or distractors < 0:
-        raise GradCAMError(f"distractors must be a non-negative integer, got {distractors!r}")
-    if distractor_shapes is None:
-        distractor_shapes = tuple(s for s in SHAPES if s not in classes)
-        if distractors and not distractor_shapes:
-            raise GradCAMError(
-                "every known shape is a class, so none is left for distractors; pass "
-                "distractor_shapes explicitly or drop a class"
-            )
-    else:
-        distractor_shapes = _check_shapes("distractor_shapes", distractor_shapes, allow_empty=not distractors)
-        clash = sorted(set(distractor_shapes) & set(classes))
-        if clash:
-            raise GradCAMError(
-                f"distractor_shapes {clash} are also classes; a distractor must not look like a labelled object"
-            )
-    if distractor_size_range is None:
-        d_lo = max(4, size_lo // 2)
-        distractor_size_range = (d_lo, max(d_lo, size_lo - 2))
-    dist_lo, dist_hi = _check_size_range("distractor_size_range", distractor_size_range, 4)
-    return distractor_shapes, dist_lo, dist_hi
-
-
-def _check_cue(cue, cue_kind, cue_correlation, cue_size, n_classes: int, height: int, width: int) -> None:
-    if cue not in CUE_MODES:
-        raise GradCAMError(f"cue must be one of {list(CUE_MODES)}, got {cue!r}")
-    if cue_kind not in CUE_KINDS:
-        raise GradCAMError(f"cue_kind must be one of {list(CUE_KINDS)}, got {cue_kind!r}")
-    if not 0.0 <= float(cue_correlation) <= 1.0:
-        raise GradCAMError(f"cue_correlation is a probability in [0, 1], got {cue_correlation!r}")
-    if cue != "correlated" and cue_correlation != 1.0:
-        raise GradCAMError(f"cue_correlation only applies to cue='correlated', but cue={cue!r}")
-    needs_other_class = cue == "contradicting" or (cue == "correlated" and cue_correlation < 1.0)
-    if needs_other_class and n_classes < 2:
-        raise GradCAMError("a cue that points at another class needs at least 2 classes")
-    max_cue_classes = 8 if cue_kind == "position" else len(CUE_PALETTE)
-    if n_classes > max_cue_classes:
-        raise GradCAMError(f"cue_kind={cue_kind!r} can encode at most {max_cue_classes} classes, got {n_classes}")
-    if not _is_int(cue_size) or not 1 <= cue_size <= min(height, width) // 4:
-        raise GradCAMError(f"cue_size must be an integer from 1 to a quarter of the image side, got {cue_size!r}")
-
-
-@dataclass(frozen=True)
-class _Spec:
-    """The arguments of :func:`make_shapes`, checked, with their defaults filled in."""
-
-    n: int
-    height: int
-    width: int
-    classes: tuple[str, ...]
-    size_lo: int
-    size_hi: int
-    rotate: bool
-    objects_per_image: int
-    distractors: int
-    distractor_shapes: tuple[str, ...]
-    dist_lo: int
-    dist_hi: int
-    cue: str
-    cue_kind: str
-    cue_correlation: float
-    cue_size: int
-    textured: bool
-
-
 # --- layout ---------------------------------------------------------------------------------
 
 
@@ -221,7 +92,7 @@ def _cue_anchors(height: int, width: int, cue_size: int, n: int) -> list[tuple[i
     return anchors[:n]
 
 
-def _reserve_cue_places(spec: _Spec) -> tuple[list[tuple[int, int]], list[tuple[int, int, int, int]]]:
+def _reserve_cue_places(spec: ShapeSpec) -> tuple[list[tuple[int, int]], list[tuple[int, int, int, int]]]:
     """The cue anchors and their boxes, checking that the objects fit around them.
 
     Cue places are reserved whatever ``cue`` is, so object positions do not depend on it.
@@ -259,7 +130,7 @@ def _reserve_cue_places(spec: _Spec) -> tuple[list[tuple[int, int]], list[tuple[
 # tests/test_synthetic.py pins it with golden digests of the data the teaching models were trained on.
 
 
-def _draw_labels(rng_obj: np.random.Generator, spec: _Spec) -> np.ndarray:
+def _draw_labels(rng_obj: np.random.Generator, spec: ShapeSpec) -> np.ndarray:
     """``(N, K)`` object classes, distinct within an image; object 0's are balanced over the classes."""
     n, n_classes, k = spec.n, len(spec.classes), spec.objects_per_image
     labels = np.zeros((n, k), dtype=np.int64)
@@ -271,7 +142,7 @@ def _draw_labels(rng_obj: np.random.Generator, spec: _Spec) -> np.ndarray:
     return labels
 
 
-def _draw_cue(rng_cue: np.random.Generator, spec: _Spec, labels: np.ndarray):
+def _draw_cue(rng_cue: np.random.Generator, spec: ShapeSpec, labels: np.ndarray):
     """The class each image's cue stands for (-1: no cue) and the corner of each colour cue."""
     n, n_classes = spec.n, len(spec.classes)
     cue_labels = np.full(n, -1, dtype=np.int64)
@@ -301,7 +172,7 @@ def _bright_colors(rng: np.random.Generator, n: int) -> np.ndarray:
 class _Background:
     """Background parameters of all images, drawn at once: a base colour, stripes, pixel noise."""
 
-    def __init__(self, rng_bg: np.random.Generator, spec: _Spec):
+    def __init__(self, rng_bg: np.random.Generator, spec: ShapeSpec):
         n = spec.n
         self.rng, self.textured, self.height, self.width = rng_bg, spec.textured, spec.height, spec.width
         self.base = rng_bg.uniform(20.0, 100.0, size=(n, 3)).astype(np.float32)
@@ -334,7 +205,7 @@ class _Background:
         return canvas.astype(np.uint8)
 
 
-def _paint_objects(img, i, rng_obj, spec: _Spec, reserved, labels, masks, boxes_out) -> list:
+def _paint_objects(img, i, rng_obj, spec: ShapeSpec, reserved, labels, masks, boxes_out) -> list:
     """Paint image ``i``'s objects (colours drawn before places); returns their boxes."""
     obj_colors = _bright_colors(rng_obj, spec.objects_per_image)
     shapes = [spec.classes[c] for c in labels[i]]
@@ -349,7 +220,7 @@ def _paint_objects(img, i, rng_obj, spec: _Spec, reserved, labels, masks, boxes_
     return boxes
 
 
-def _paint_distractors(img, i, rng_dist, spec: _Spec, taken, distractor_masks) -> None:
+def _paint_distractors(img, i, rng_dist, spec: ShapeSpec, taken, distractor_masks) -> None:
     """Paint image ``i``'s distractors (shapes, then places, then colours) clear of ``taken`` boxes."""
     picks = rng_dist.integers(0, len(spec.distractor_shapes), size=spec.distractors)
     d_shapes = [spec.distractor_shapes[s] for s in picks]
@@ -362,7 +233,7 @@ def _paint_distractors(img, i, rng_dist, spec: _Spec, taken, distractor_masks) -
         distractor_masks[i, y0:y1, x0:x1] |= crop
 
 
-def _paint_cue(img, i, spec: _Spec, anchors, cue_label: int, corner, cue_masks) -> None:
+def _paint_cue(img, i, spec: ShapeSpec, anchors, cue_label: int, corner, cue_masks) -> None:
     """Paint image ``i``'s cue: a white patch at the class's place, or the class's colour at a corner."""
     size = spec.cue_size
     if spec.cue_kind == "position":
@@ -432,39 +303,24 @@ def make_shapes(
         GradCAMError (a ValueError): on any inconsistent argument, or if objects cannot be placed without
             overlap (the message says which knob to turn).
     """
-    # ---- validate, so mistakes fail here and not as an odd image later
-    if not _is_int(n) or n < 0:
-        raise GradCAMError(f"n must be a non-negative integer number of images, got {n!r}")
-    if not _is_int(seed):
-        raise GradCAMError(f"seed must be an integer (the same seed gives the same images), got {seed!r}")
-    height, width = check_size(image_size, "image_size", minimum=16, allow_int=True)
-    # a new name: the checked tuple, while ``classes`` stays the sequence the caller gave
-    class_names, size_lo, size_hi = _check_objects(classes, size_range, objects_per_image, height, width)
-    d_shapes, d_lo, d_hi = _check_distractors(
-        distractors, distractor_shapes, distractor_size_range, class_names, size_lo
-    )
-    _check_cue(cue, cue_kind, cue_correlation, cue_size, len(class_names), height, width)
-    if background not in ("textured", "plain"):
-        raise GradCAMError(f"background must be 'textured' or 'plain', got {background!r}")
-    spec = _Spec(
+    spec = check_shape_arguments(
         n,
-        height,
-        width,
-        class_names,
-        size_lo,
-        size_hi,
-        rotate,
-        objects_per_image,
-        distractors,
-        d_shapes,
-        d_lo,
-        d_hi,
-        cue,
-        cue_kind,
-        cue_correlation,
-        cue_size,
-        background == "textured",
+        seed=seed,
+        image_size=image_size,
+        classes=classes,
+        size_range=size_range,
+        rotate=rotate,
+        objects_per_image=objects_per_image,
+        distractors=distractors,
+        distractor_shapes=distractor_shapes,
+        distractor_size_range=distractor_size_range,
+        cue=cue,
+        cue_kind=cue_kind,
+        cue_correlation=cue_correlation,
+        cue_size=cue_size,
+        background=background,
     )
+    height, width = spec.height, spec.width  # image_size may have been one int
     anchors, reserved = _reserve_cue_places(spec)
 
     # ---- independent random streams (see the module docstring), drawn in a fixed order
@@ -502,5 +358,5 @@ def make_shapes(
         cue_masks=cue_masks,
         cue_labels=cue_labels,
         distractor_masks=distractor_masks,
-        class_names=class_names,
+        class_names=spec.classes,
     )
