@@ -13,6 +13,8 @@ The tree (``tests/test_errors.py`` checks that it matches the classes below)::
         ImageLoadError
             ImageNotFoundError(FileNotFoundError)
         UnsupportedModelError
+        ModelFileError
+        NonFiniteError
         UnknownMethodError
         WeightsUnavailableError(FileNotFoundError)
         PretrainedWeightsError
@@ -60,6 +62,14 @@ class ImageNotFoundError(ImageLoadError, FileNotFoundError):
 
 class UnsupportedModelError(GradCAMError):
     """The model's structure does not allow Grad-CAM (e.g. a subclassed model with no layer graph)."""
+
+
+class ModelFileError(GradCAMError):
+    """A model file (``.keras``) is not a Keras archive, or declares more data than is safe to unpack (a zip bomb)."""
+
+
+class NonFiniteError(GradCAMError):
+    """The model produced NaN or infinite activations, scores or gradients; the message names the likely cause."""
 
 
 class UnknownMethodError(GradCAMError):
