@@ -18,7 +18,8 @@ What runs the model, and what does not:
 
 The parts: ``explorer_catalogue`` (sample images and uploads), ``explorer_models`` (models, their layers and class
 labels), ``class_labels`` (class search and lookup, shared with the command's ``--class``) and ``map_cache`` (the
-computation, its caches and counters); ``Explorer`` keeps the state and its transitions.
+computation, its caches and counters); ``Explorer`` keeps the state and its transitions, on top of its two read-only
+sides, what is shown (``_Shown``) and what the controls offer (``_Offers``).
 """
 
 from __future__ import annotations
@@ -29,18 +30,18 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import class_labels, engine
-from .errors import GradCAMError, ImageInputError, ImageLoadError, WeightsUnavailableError, check_method
+from .errors import GradCAMError, WeightsUnavailableError, check_method
 from .explorer_catalogue import (  # noqa: F401  (re-exported: the explorer's public constants)
     PHOTO_ORDER,
     SAMPLE_SUFFIXES,
     SAMPLES_DIR,
     SHAPES_SEED,
     ImageCatalogue,
+    check_upload,
     family,
 )
 from .explorer_models import MODEL_ORDER, TEACHING_MODELS, ModelShelf, xception_weights_available  # noqa: F401
 from .imagenet import Prediction
-from .images import load_image
 from .map_cache import ExplorerStats, MapCache, _Prepared, _read_only
 from .overlay import COLORMAPS, overlay_heatmap
 from .zoo import ModelBundle
@@ -88,12 +89,8 @@ def percent(p: float) -> str:
     return f"{p:.1%}" if p >= 0.001 else "<0.1%"
 
 
-def _file_size(n: int) -> str:
-    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{max(1, round(n / 2**10))} KB"
-
-
-class _Readout:
-    """The read side of ``Explorer``: what the controls offer and what is shown, for the current state.
+class _Shown:
+    """What the explorer shows for the current state: the view, the image, its predictions, maps and overlays.
 
     Nothing here changes the state; ``Explorer.__init__`` sets up ``state``, ``_models``, ``_catalogue`` and
     ``_cache``.
@@ -105,73 +102,6 @@ class _Readout:
     _models: ModelShelf
     _catalogue: ImageCatalogue
     _cache: MapCache
-
-    # ----- what the controls offer --------------------------------------------------------------------------
-
-    def model_options(self) -> list[tuple[str, str]]:
-        """(label, name) of the models to pick from.
-
-        The embedded ImageNet model, Xception when its weights are on this machine, the teaching models, and any other
-        bundle handed in.
-        """
-        return self._models.options()
-
-    def image_options(self, model: str | None = None) -> list[str]:
-        """Labels of the images offered with ``model`` (default: the current one).
-
-        Its family's samples, then the user's own images (uploads), which go with every model.
-        """
-        return [s.label for s in self._catalogue.sources(model or self.state.model)]
-
-    def class_options(self) -> list[tuple[str, int]]:
-        """(label, class index) for the class picker.
-
-        The top predictions with their probabilities, best first, plus the selected class when it is not among them.
-        """
-        prepared = self._cache.prepared(self.state.model, self.state.image)
-        options = [(f"{p.name} ({percent(p.score)})", p.index) for p in prepared.predictions]
-        if self.state.class_index not in {index for _, index in options}:
-            options.append(
-                (self._class_caption(self.state.model, prepared, self.state.class_index), self.state.class_index)
-            )
-        return options
-
-    @property
-    def all_class_names(self) -> tuple[str, ...]:
-        """One label per class of the current model, in index order, unique ("crane (134)" where names repeat)."""
-        return self._models.labels(self.state.model)
-
-    def search_classes(self, text: str, limit: int | None = 20) -> list[tuple[str, int]]:
-        """Type-ahead: (label, index) of the classes whose name contains ``text`` (case-insensitive).
-
-        Exact matches first, then names starting with it, then names with a word starting with it, then the rest;
-        within each group the classes the model finds more likely for this image come first.
-        """
-        if not class_labels.normalize(text):
-            return []
-        return class_labels.search(self.all_class_names, text, self.probabilities, limit)
-
-    def class_index_for(self, text: str) -> int:
-        """The class a label or name stands for ("tabby", "Tabby", "crane (517)"); a clear error otherwise."""
-        return class_labels.index_for(self.all_class_names, text, self.state.model)
-
-    def layer_options(self, model: str | None = None) -> list[tuple[str, str]]:
-        """(label, name) of every candidate conv layer, input side first, with its spatial size.
-
-        For example ("top_activation (7x7)", "top_activation").
-        """
-        return [(f"{name} ({h}x{w})", name) for name, (h, w) in self._models.sizes(model or self.state.model).items()]
-
-    @staticmethod
-    def method_options() -> list[tuple[str, str]]:
-        """(label, name) of the CAM methods; the slow ones say so."""
-        return [(f"{m} ({SLOW_METHODS[m]})" if m in SLOW_METHODS else m, m) for m in engine.available_methods()]
-
-    @staticmethod
-    def colormap_options() -> list[str]:
-        return list(COLORMAPS)
-
-    # ----- what is shown ------------------------------------------------------------------------------------
 
     @property
     def view(self) -> View:
@@ -265,7 +195,77 @@ class _Readout:
         return f"{self._models.labels(model)[class_index]} ({percent(prepared.probabilities[class_index])})"
 
 
-class Explorer(_Readout):
+class _Offers(_Shown):
+    """What the controls offer for the current state: models, images, classes (with search), layers, methods.
+
+    Nothing here changes the state either.
+    """
+
+    def model_options(self) -> list[tuple[str, str]]:
+        """(label, name) of the models to pick from.
+
+        The embedded ImageNet model, Xception when its weights are on this machine, the teaching models, and any other
+        bundle handed in.
+        """
+        return self._models.options()
+
+    def image_options(self, model: str | None = None) -> list[str]:
+        """Labels of the images offered with ``model`` (default: the current one).
+
+        Its family's samples, then the user's own images (uploads), which go with every model.
+        """
+        return [s.label for s in self._catalogue.sources(model or self.state.model)]
+
+    def class_options(self) -> list[tuple[str, int]]:
+        """(label, class index) for the class picker.
+
+        The top predictions with their probabilities, best first, plus the selected class when it is not among them.
+        """
+        prepared = self._cache.prepared(self.state.model, self.state.image)
+        options = [(f"{p.name} ({percent(p.score)})", p.index) for p in prepared.predictions]
+        if self.state.class_index not in {index for _, index in options}:
+            options.append(
+                (self._class_caption(self.state.model, prepared, self.state.class_index), self.state.class_index)
+            )
+        return options
+
+    @property
+    def all_class_names(self) -> tuple[str, ...]:
+        """One label per class of the current model, in index order, unique ("crane (134)" where names repeat)."""
+        return self._models.labels(self.state.model)
+
+    def search_classes(self, text: str, limit: int | None = 20) -> list[tuple[str, int]]:
+        """Type-ahead: (label, index) of the classes whose name contains ``text`` (case-insensitive).
+
+        Exact matches first, then names starting with it, then names with a word starting with it, then the rest;
+        within each group the classes the model finds more likely for this image come first.
+        """
+        if not class_labels.normalize(text):
+            return []
+        return class_labels.search(self.all_class_names, text, self.probabilities, limit)
+
+    def class_index_for(self, text: str) -> int:
+        """The class a label or name stands for ("tabby", "Tabby", "crane (517)"); a clear error otherwise."""
+        return class_labels.index_for(self.all_class_names, text, self.state.model)
+
+    def layer_options(self, model: str | None = None) -> list[tuple[str, str]]:
+        """(label, name) of every candidate conv layer, input side first, with its spatial size.
+
+        For example ("top_activation (7x7)", "top_activation").
+        """
+        return [(f"{name} ({h}x{w})", name) for name, (h, w) in self._models.sizes(model or self.state.model).items()]
+
+    @staticmethod
+    def method_options() -> list[tuple[str, str]]:
+        """(label, name) of the CAM methods; the slow ones say so."""
+        return [(f"{m} ({SLOW_METHODS[m]})" if m in SLOW_METHODS else m, m) for m in engine.available_methods()]
+
+    @staticmethod
+    def colormap_options() -> list[str]:
+        return list(COLORMAPS)
+
+
+class Explorer(_Offers):
     """Grad-CAM for one image at a time, any model, class, layer and method; the state behind ``explore()``.
 
     ``Explorer(bundle_or_model_name, image)``: a ``ModelBundle`` (or a registered model's name) and an image (a
@@ -290,11 +290,7 @@ class Explorer(_Readout):
             name = bundle_or_model_name.name
         else:
             name = str(bundle_or_model_name)
-        bundle = self._models.get(name)
-        label = self._catalogue.label_for(name, image)
-        prepared = self._cache.prepared(name, label)
-        layer = self._models.check_layer(name, bundle.last_conv_layer)
-        state = ExplorerState(name, label, prepared.predictions[0].index, layer)
+        state = self._opening(name, self._catalogue.label_for(name, image))
         self._view = self._render(state)
         self.state = state
 
@@ -308,24 +304,9 @@ class Explorer(_Readout):
         """
 
         def build():
-            bundle = self._models.get(name)
-            same_family = family(bundle) == family(self.bundle)
-            images = self.image_options(name)
-            if same_family and self.state.image in images:
-                image = self.state.image
-            else:
-                samples = [s.label for s in self._catalogue.sources(name) if s.family is not None]
-                if not (samples or images):
-                    raise ImageLoadError(f"There are no sample images for {name}; upload one.")
-                image = (samples or images)[0]
-            top = self._cache.prepared(name, image).predictions[0].index
-            return replace(
-                self.state,
-                model=name,
-                image=image,
-                class_index=top,
-                layer=self._models.check_layer(name, bundle.last_conv_layer),
-            )
+            same_family = family(self._models.get(name)) == family(self.bundle)
+            image = self._catalogue.image_after_switch(name, self.state.image, same_family)
+            return self._opening(name, image, like=self.state)
 
         return self._transition(build)
 
@@ -333,11 +314,7 @@ class Explorer(_Readout):
         """Show another image (a label from ``image_options()``), on its top class; the layer is kept."""
 
         def build():
-            if label not in self.image_options():
-                raise ImageInputError(
-                    f"No image {label!r} for {self.state.model}; pick one of "
-                    f"{', '.join(self.image_options())}, or upload one."
-                )
+            self._catalogue.check_offered(self.state.model, label)
             top = self._cache.prepared(self.state.model, label).predictions[0].index
             return replace(self.state, image=label, class_index=top)
 
@@ -348,22 +325,10 @@ class Explorer(_Readout):
 
         A file that is empty, too large or not an image leaves everything as it was and explains why in ``error``.
         """
-        what = f"the upload {name!r}"
         try:
-            if not isinstance(data, (bytes, bytearray, memoryview)):
-                raise ImageInputError(f"an upload is the file's bytes; got {type(data).__name__}.")
-            data = bytes(data)
-            if not data:
-                raise ImageLoadError("the file is empty (0 bytes). Choose it again.")
-            if len(data) > self.max_upload_bytes:
-                raise ImageLoadError(
-                    f"the file is {_file_size(len(data))}, over the "
-                    f"{_file_size(self.max_upload_bytes)} limit for uploads. Downscale it or save "
-                    "it as JPEG, then upload it again."
-                )
-            load_image(data)  # decoded once here, so a bad file is refused before anything changes
+            data = check_upload(data, self.max_upload_bytes)
         except GradCAMError as err:
-            self.error = f"Could not use {what}: {str(err).replace('the given bytes', 'the file', 1)}"
+            self.error = f"Could not use the upload {name!r}: {str(err).replace('the given bytes', 'the file', 1)}"
             return False
         label, added = self._catalogue.add_user_image(f"upload: {name}", data)
         if not self.select_image(label) and added:
@@ -426,6 +391,14 @@ class Explorer(_Readout):
         )
 
     # ----- internals ----------------------------------------------------------------------------------------
+
+    def _opening(self, model: str, image: str, like: ExplorerState | None = None) -> ExplorerState:
+        """``image`` with ``model`` on its top class and usual layer; the method, opacity and colormap of ``like``."""
+        top = self._cache.prepared(model, image).predictions[0].index
+        layer = self._models.check_layer(model, self._models.get(model).last_conv_layer)
+        if like is None:
+            return ExplorerState(model, image, top, layer)
+        return replace(like, model=model, image=image, class_index=top, layer=layer)
 
     def _transition(self, build: Callable[[], ExplorerState]) -> bool:
         try:

@@ -1,4 +1,4 @@
-"""The explorer's images: the samples of each model family and the user's own images (uploads)."""
+"""The explorer's images: the samples of each model family and the user's own images (uploads, checked here)."""
 
 from __future__ import annotations
 
@@ -96,6 +96,59 @@ class ImageCatalogue:
     def remove_user_image(self, label: str) -> None:
         """Forget the user image labelled ``label`` (nothing happens for another label)."""
         self._user_images = [s for s in self._user_images if s.label != label]
+
+    def check_offered(self, model: str, label: str) -> None:
+        """Raise ImageInputError, listing the images on offer, when ``model`` offers no image labelled ``label``."""
+        labels = [s.label for s in self.sources(model)]
+        if label not in labels:
+            raise ImageInputError(f"No image {label!r} for {model}; pick one of {', '.join(labels)}, or upload one.")
+
+    def image_after_switch(self, model: str, current: str, same_family: bool) -> str:
+        """The image to show when the explorer switches to ``model`` from an image labelled ``current``.
+
+        ``current`` when the new model takes the same kind of images (``same_family``) and offers it, else the model's
+        first sample, else the first of the user's images; ImageLoadError when there is none.
+        """
+        sources = self.sources(model)
+        labels = [s.label for s in sources]
+        if same_family and current in labels:
+            return current
+        samples = [s.label for s in sources if s.family is not None]
+        if not (samples or labels):
+            raise ImageLoadError(f"There are no sample images for {model}; upload one.")
+        return (samples or labels)[0]
+
+
+def check_upload(data, max_bytes: int) -> bytes:
+    """The bytes of an uploaded file, refused before anything changes when they cannot be shown.
+
+    Args:
+        data: the file's bytes (``bytes``, ``bytearray`` or ``memoryview``, as a file-upload widget gives them).
+        max_bytes: the largest file accepted.
+
+    Returns:
+        The file's bytes, as ``bytes``.
+
+    Raises:
+        ImageInputError: when ``data`` is not bytes-like.
+        ImageLoadError: when the file is empty, larger than ``max_bytes`` or not an image ``load_image`` can decode.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ImageInputError(f"an upload is the file's bytes; got {type(data).__name__}.")
+    data = bytes(data)
+    if not data:
+        raise ImageLoadError("the file is empty (0 bytes). Choose it again.")
+    if len(data) > max_bytes:
+        raise ImageLoadError(
+            f"the file is {_file_size(len(data))}, over the {_file_size(max_bytes)} limit for uploads. Downscale it or "
+            "save it as JPEG, then upload it again."
+        )
+    load_image(data)  # decoded once here, so a bad file is refused before anything changes
+    return data
+
+
+def _file_size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{max(1, round(n / 2**10))} KB"
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
