@@ -9,6 +9,7 @@ cameras write is applied so the picture is the right way up.
 from __future__ import annotations
 
 import io
+import numbers
 import os
 from pathlib import Path
 from typing import BinaryIO
@@ -16,11 +17,22 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageInputError, ImageLoadError, ImageNotFoundError
-from .resize import check_size
+from .errors import GradCAMError, ImageInputError, ImageLoadError, ImageNotFoundError
+from .resize import MAX_PIXELS, check_size
 
-# Decoding a crafted file can claim gigapixels and exhaust memory; 40 MP covers any real photograph.
-MAX_IMAGE_PIXELS = 40_000_000
+# The one bound on what load_image (and to_batch) will hold, in pixels: a decoded file's header, an array or PIL image
+# handed in and a requested size are all checked against it before anything that large is allocated. 40 MP covers any
+# real photograph; a caller raises it explicitly with max_pixels=... . A pixel costs load_image some 6-20 bytes at its
+# peak (measured: Pillow's 4-byte pixels, a conversion or two, the uint8 result), so the default stays under ~1 GB.
+MAX_IMAGE_PIXELS = MAX_PIXELS
+
+# The formats the course reads, as Pillow names them: those of the command's IMAGE_EXTENSIONS (.png .jpg .jpeg .bmp
+# .gif .webp .tif .tiff). Pillow picks its decoder from a file's content, not its name; restricting it to these means
+# a file of another kind (e.g. PostScript, which Pillow hands to Ghostscript, an external interpreter) never reaches
+# another decoder, whatever it is called. (Pillow reports a multi-picture JPEG from a camera as "MPO".)
+ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
+_ALLOWED_NAMES = "PNG, JPEG, BMP, GIF, WebP or TIFF"
+_DECODED_FORMATS = (*ALLOWED_FORMATS, "MPO")
 
 _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
@@ -29,44 +41,93 @@ _RESAMPLE = {
     "lanczos": Image.Resampling.LANCZOS,
 }
 
+_CHUNK = 1 << 16  # elements converted at a time in float64 (512 KiB): never a float copy of a whole image
+
 
 def load_image(
     source, size: tuple[int, int] | None = None, interpolation: str = "bilinear", max_pixels: int = MAX_IMAGE_PIXELS
 ) -> np.ndarray:
     """Read ``source`` as a uint8 RGB array of shape (height, width, 3).
 
+    Files are decoded only as PNG, JPEG, BMP, GIF, WebP or TIFF (``ALLOWED_FORMATS``, recognised by their content);
+    any other kind of file is refused with :class:`ImageLoadError` naming the format found.
+
     Args:
         source: a path (str or Path), bytes, a binary file object, a PIL image, or an array of shape (H, W),
             (H, W, 1), (H, W, 3) or (H, W, 4) with dtype uint8, uint16, or float in [0, 1].
         size: optional (height, width) to resize to, as Keras' ``target_size``.
         interpolation: "bilinear" (default), "nearest", "bicubic" or "lanczos".
-        max_pixels: refuse images larger than this many pixels (decompression-bomb guard).
+        max_pixels: the most pixels (height x width) accepted, checked before anything that large is allocated: for
+            a file, the size its header declares (a decompression-bomb guard), for an array or PIL image its size,
+            and for ``size`` the requested size. Default ``MAX_IMAGE_PIXELS`` (40 MP); pass a larger int to read a
+            larger image you trust (Pillow's own bomb guard, ~179 MP, still applies to files).
+
+    Raises:
+        ImageNotFoundError: no file at the path.
+        ImageLoadError: the file cannot be read or decoded, is not one of the formats above, or is over
+            ``max_pixels``.
+        ImageInputError: a bad array, PIL image, size, interpolation or ``max_pixels``.
     """
+    limit = _check_max_pixels(max_pixels)
     if interpolation not in _RESAMPLE:
         raise ImageInputError(f"interpolation must be one of {sorted(_RESAMPLE)}, got {interpolation!r}.")
-    image = _to_pil(source, max_pixels)
+    target = None
+    if size is not None:  # checked before decoding: a refused size costs nothing
+        target = check_size(size, "size", error=ImageInputError, max_pixels=limit)
+    image = _to_pil(source, limit)
     image = _to_rgb(image)
-    if size is not None:
-        height, width = check_size(size, "size", error=ImageInputError)
+    if target is not None:
+        height, width = target
         image = image.resize((width, height), _RESAMPLE[interpolation])
-    return np.asarray(image, dtype=np.uint8).copy()
+    return np.array(image, dtype=np.uint8)  # np.array copies: the result never shares memory with the source
+
+
+def _check_max_pixels(max_pixels) -> int:
+    if isinstance(max_pixels, numbers.Integral) and not isinstance(max_pixels, bool) and int(max_pixels) > 0:
+        return int(max_pixels)
+    raise ImageInputError(
+        f"max_pixels must be a positive int (the most pixels an image may have, default {MAX_IMAGE_PIXELS:,}); got "
+        f"{max_pixels!r}. There is no unlimited setting: to read a larger image you trust, pass a larger number, "
+        "e.g. max_pixels=100_000_000."
+    )
 
 
 def _to_pil(source, max_pixels: int) -> Image.Image:
     if isinstance(source, Image.Image):
-        _check_pixels(source.size, max_pixels, "image")
+        if source.format is not None and source.format not in _DECODED_FORMATS:
+            raise ImageInputError(
+                f"This PIL image was opened from a {source.format} file; load_image reads only {_ALLOWED_NAMES}. "
+                "Convert it yourself first if you trust it (image.convert('RGB')), or save it as PNG."
+            )
+        _check_pixels(source.size, max_pixels, "The PIL image")
         return source
     if isinstance(source, np.ndarray):
-        return _array_to_pil(source)
+        return _array_to_pil(source, max_pixels)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.is_file():
+        try:
+            is_file = path.is_file()
+        except (OSError, ValueError) as err:  # e.g. a name too long, a NUL byte, a folder we may not enter
+            raise ImageNotFoundError(
+                f"No image file at '{path}' ({type(err).__name__}: {err}). Check the path and its folders' permissions."
+            ) from None
+        if not is_file:
             raise ImageNotFoundError(
                 f"No image file at '{path}'. Check the path (relative paths start from the notebook's folder)."
             )
-        return _open(path, str(path), max_pixels)
+        try:
+            file = open(path, "rb")  # noqa: SIM115 (closed below, once decoded)
+        except PermissionError:
+            raise ImageLoadError(
+                f"'{path}' cannot be read: permission denied. Copy the file somewhere you can read "
+                "it, or fix its permissions."
+            ) from None
+        except OSError as err:
+            raise ImageLoadError(f"'{path}' cannot be read ({type(err).__name__}: {err}).") from None
+        with file:
+            return _open(file, str(path), max_pixels)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _open(io.BytesIO(bytes(source)), "the given bytes", max_pixels)
+        return _open(io.BytesIO(source), "the given bytes", max_pixels)
     if hasattr(source, "read"):
         return _open(source, "the given file object", max_pixels)
     raise ImageInputError(
@@ -75,15 +136,17 @@ def _to_pil(source, max_pixels: int) -> Image.Image:
 
 
 def _open(fp, what: str, max_pixels: int) -> Image.Image:
+    """Decode ``fp`` with one of the allowed decoders; every failure is an ImageLoadError."""
     try:
-        image = Image.open(fp)
+        image = Image.open(fp, formats=list(ALLOWED_FORMATS))
         _check_pixels(image.size, max_pixels, what)  # header only: nothing decoded yet
         image.load()
+        # Cameras store the picture sideways and record the rotation in EXIF; apply it.
+        return ImageOps.exif_transpose(image)
+    except GradCAMError:
+        raise
     except UnidentifiedImageError:
-        raise ImageLoadError(
-            f"{what} is not an image Pillow can read (expected PNG, JPEG, BMP, GIF, TIFF or "
-            "WebP). Check that the file is a picture and not, e.g., an HTML error page."
-        ) from None
+        raise ImageLoadError(_unidentified(fp, what)) from None
     except PermissionError:
         raise ImageLoadError(
             f"{what} cannot be read: permission denied. Copy the file somewhere you can read "
@@ -91,32 +154,76 @@ def _open(fp, what: str, max_pixels: int) -> Image.Image:
         ) from None
     except Image.DecompressionBombError as err:
         raise ImageLoadError(f"{what} is too large to decode safely ({err}).") from None
-    except OSError as err:  # truncated or corrupt data
+    except MemoryError:
+        raise ImageLoadError(f"{what} is too large to decode with the memory available.") from None
+    except Exception as err:  # a damaged file makes Pillow's decoders raise OSError, ValueError, SyntaxError, ...
         raise ImageLoadError(
-            f"{what} could not be decoded ({err}). The file may be truncated or corrupt; re-download or re-export it."
+            f"{what} could not be decoded ({type(err).__name__}: {err}). The file may be truncated or corrupt; "
+            "re-download or re-export it."
         ) from None
-    # Cameras store the picture sideways and record the rotation in EXIF; apply it.
-    return ImageOps.exif_transpose(image)
 
 
-def _check_pixels(size: tuple[int, int], max_pixels: int, what: str) -> None:
+def _unidentified(fp, what: str) -> str:
+    """The message for a file that no allowed decoder accepts, naming the format it has if Pillow knows it."""
+    found = None
+    try:
+        fp.seek(0)
+        prefix = fp.read(16)
+        Image.init()  # registers every plugin's signature check; nothing is decoded
+        for name, (_, accept) in Image.OPEN.items():
+            if name not in _DECODED_FORMATS and accept is not None:
+                verdict = accept(prefix)
+                if verdict and not isinstance(verdict, str):
+                    found = name
+                    break
+    except Exception:  # an unseekable stream, or a signature check that fails: no name to give
+        found = None
+    if found is not None:
+        return (
+            f"{what} is a {found} file (recognised from its content, whatever its name), not an image this "
+            f"package reads: only {_ALLOWED_NAMES}. Convert it to PNG first if you trust it."
+        )
+    return (
+        f"{what} is not an image Pillow can read (expected {_ALLOWED_NAMES}). Check that the file is a picture "
+        "and not, e.g., an HTML error page."
+    )
+
+
+def _check_pixels(
+    size: tuple[int, int], max_pixels: int, what: str, error: type[GradCAMError] = ImageLoadError
+) -> None:
     width, height = size
     if width * height > max_pixels:
-        raise ImageLoadError(
+        raise error(
             f"{what} is {width}x{height} = {width * height:,} pixels, over the {max_pixels:,}-pixel limit that "
             "guards against decompression bombs. Downscale it first, or pass max_pixels=... if you trust it."
         )
+    if width * height == 0:
+        raise error(f"{what} is {width}x{height}: it has no pixels.")
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+    try:
+        return _convert_to_rgb(image)
+    except GradCAMError:
+        raise
+    except MemoryError:
+        raise ImageLoadError("The image is too large to convert with the memory available.") from None
+    except Exception as err:  # e.g. a TIFF in a colour space Pillow cannot convert to RGB (LAB, ...)
+        raise ImageLoadError(
+            f"The image's pixels (mode {image.mode!r}) cannot be converted to RGB ({type(err).__name__}: {err}). "
+            "Re-export it as an 8-bit RGB PNG or JPEG."
+        ) from None
+
+
+def _convert_to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # 16-bit (or 32-bit integer) greyscale: scale the full range of the data type down to 8 bits.
-        data = np.asarray(image).astype(np.float64)
+        data = np.asarray(image)
         top = 65535.0 if image.mode.startswith("I;16") or data.max() <= 65535 else float(data.max())
-        image = Image.fromarray(np.clip(data / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
+        image = Image.fromarray(_to_uint8(data, lambda chunk: np.clip(chunk / top * 255.0 + 0.5, 0, 255)))
     elif image.mode == "F":
-        data = np.asarray(image, dtype=np.float64)
-        image = Image.fromarray(_float_to_uint8(data))
+        image = Image.fromarray(_float_to_uint8(np.asarray(image)))
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
@@ -126,18 +233,36 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def _to_uint8(data: np.ndarray, scale) -> np.ndarray:
+    """``scale`` (float64 in, values in 0..255.5 out) applied a chunk of rows at a time, as uint8.
+
+    The float64 temporaries stay under 2 MB whatever the image's size; the values are those of one whole-array pass.
+    """
+    out = np.empty(data.shape, np.uint8)
+    flat_in, flat_out = data.reshape(-1), out.reshape(-1)
+    for start in range(0, flat_in.size, _CHUNK):
+        flat_out[start : start + _CHUNK] = scale(flat_in[start : start + _CHUNK].astype(np.float64))
+    return out
+
+
 def _float_to_uint8(data: np.ndarray) -> np.ndarray:
-    if not np.isfinite(data).all():
+    low, high, finite = np.inf, -np.inf, True
+    flat = data.reshape(-1)
+    for start in range(0, flat.size, _CHUNK):
+        chunk = flat[start : start + _CHUNK]
+        finite = finite and bool(np.isfinite(chunk).all())
+        if finite and chunk.size:
+            low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
+    if not finite:
         raise ImageInputError("The image contains NaN or infinite values; fix or drop those pixels first.")
-    if data.min() < 0 or data.max() > 1:
+    if low < 0 or high > 1:
         raise ImageInputError(
-            f"A float image must hold values in [0, 1]; got [{data.min():.3g}, {data.max():.3g}]. "
-            "Divide by 255 (or rescale) first."
+            f"A float image must hold values in [0, 1]; got [{low:.3g}, {high:.3g}]. Divide by 255 (or rescale) first."
         )
-    return np.clip(data * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return _to_uint8(data, lambda chunk: np.clip(chunk * 255.0 + 0.5, 0, 255))
 
 
-def _array_to_pil(array: np.ndarray) -> Image.Image:
+def _array_to_pil(array: np.ndarray, max_pixels: int) -> Image.Image:
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
@@ -145,22 +270,24 @@ def _array_to_pil(array: np.ndarray) -> Image.Image:
             f"An image array must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got "
             f"{array.shape}. For a batch, load the images one at a time."
         )
+    _check_pixels((array.shape[1], array.shape[0]), max_pixels, "The image array", ImageInputError)
     if array.dtype == np.uint8:
         data = array
     elif array.dtype == np.uint16:
-        data = (array.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
+        data = _to_uint8(array, lambda chunk: chunk / 257.0 + 0.5)
     elif np.issubdtype(array.dtype, np.floating):
-        data = _float_to_uint8(array.astype(np.float64))
+        data = _float_to_uint8(array)
     else:
         raise ImageInputError(f"An image array must be uint8, uint16 or float in [0, 1]; got dtype {array.dtype}.")
     return Image.fromarray(np.ascontiguousarray(data))  # uint8 (H,W) -> L, (H,W,3) -> RGB, (H,W,4) -> RGBA
 
 
-def to_batch(images, expected_shape: tuple | None = None) -> np.ndarray:
+def to_batch(images, expected_shape: tuple | None = None, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Check a model input batch and return it as a new float32 array (the caller's array is never modified).
 
     A single image (rank 3) becomes a batch of one. ``expected_shape`` is the model's (height, width, channels),
-    with None for any size.
+    with None for any size. Images of more than ``max_pixels`` pixels each are refused before the copy is made
+    (a model that takes any size would need many times that memory for its activations).
     """
     try:
         array = np.asarray(images)
@@ -189,6 +316,11 @@ def to_batch(images, expected_shape: tuple | None = None) -> np.ndarray:
                 f"The model expects images of shape (batch, {want.replace('x', ', ')}); got "
                 f"{array.shape}. Resize with load_image(path, size=...) and preprocess first."
             )
+    if array.shape[1] * array.shape[2] > _check_max_pixels(max_pixels):
+        raise ImageInputError(
+            f"Images of {array.shape[1]}x{array.shape[2]} = {array.shape[1] * array.shape[2]:,} pixels are over the "
+            f"{max_pixels:,}-pixel limit that keeps memory bounded; resize them first (load_image(path, size=...))."
+        )
     array = array.astype(np.float32)  # always a copy: the caller's array is never touched
     if not np.isfinite(array).all():
         raise ImageInputError(
