@@ -14,6 +14,11 @@ def cache_dir() -> Path:
     In order of precedence: ``$GRADCAM_UTILS_CACHE``; ``$XDG_CACHE_HOME/gradcam_utils``;
     ``~/.cache/gradcam_utils``. Deleting the directory is always safe: its
     contents are rebuilt on demand.
+
+    Raises:
+        OSError: the directory cannot be created (a file in the way, a read-only parent, a name with a NUL byte);
+            the message names it and the variable to set. Callers treat this as a warning: the cache is optional
+            (``load_efficientnet_lite0`` then converts the weights in memory).
     """
     explicit = os.environ.get(CACHE_ENV_VAR)
     if explicit:
@@ -24,7 +29,7 @@ def cache_dir() -> Path:
         path = base / "gradcam_utils"
     try:
         path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
         raise OSError(
             f"cannot create the gradcam_utils cache directory {path} ({exc}); "
             f"point ${CACHE_ENV_VAR} at a writable directory"

@@ -23,6 +23,7 @@ import importlib.resources
 import io
 import os
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,24 +257,43 @@ def _read_source(data: bytes, path: Path) -> dict:
         ) from exc
 
 
+def _cache_warning(message: str) -> None:
+    warnings.warn(message, WeightsCacheWarning, stacklevel=4)  # points at the caller of load_efficientnet_lite0
+
+
+def _check_cached_sizes(model: keras.Model, cached: Path) -> None:
+    """Refuse a cache whose arrays declare more bytes than the model's weights (a damaged or hostile zip)."""
+    expected = 4 * sum(int(np.prod(w.shape)) for w in model.weights)
+    with zipfile.ZipFile(cached) as archive:
+        declared = sum(info.file_size for info in archive.infolist())
+    if declared > 2 * expected + 2**20:
+        raise ValueError(f"its arrays declare {declared:,} bytes, the weights are {expected:,}")
+
+
 def _try_cache(model: keras.Model, cached: Path) -> bool:
-    """Load ``cached`` into ``model``; a damaged file is deleted (with a warning)."""
-    if not cached.is_file():
-        return False
+    """Load ``cached`` into ``model``; a damaged file is deleted (with a warning).
+
+    Whatever is wrong with the file or its folder (unreadable, not a file, not a zip, too large, wrong layers, wrong
+    shapes, not float32, not finite), the answer is a warning and False: the weights are then converted again.
+    """
     try:
-        with np.load(cached) as data:
+        if not cached.is_file():
+            return False
+        _check_cached_sizes(model, cached)  # zipfile reads no more than a member's declared size
+        with np.load(cached, allow_pickle=False) as data:
             converted: dict[str, list[np.ndarray]] = {}
             for key in sorted(data.files, key=lambda k: (k.rsplit(":", 1)[0], int(k.rsplit(":", 1)[1]))):
                 converted.setdefault(key.rsplit(":", 1)[0], []).append(data[key])
         if set(converted) != {keras_name for _, keras_name, _ in _layer_map()}:
             raise ValueError("the cache does not hold every layer's weights")
+        for arrays in converted.values():
+            if any(a.dtype != np.float32 or not np.isfinite(a).all() for a in arrays):
+                raise ValueError("the cache holds weights that are not finite float32 numbers")
         _assign(model, converted)
         return True
-    except Exception as exc:  # zipfile, numpy and Keras report a damaged file with various errors
-        warnings.warn(
-            f"ignoring the damaged weights cache {cached} ({type(exc).__name__}: {exc}); converting the weights again",
-            WeightsCacheWarning,
-            stacklevel=3,
+    except Exception as exc:  # os, zipfile, numpy and Keras report a damaged file with various errors
+        _cache_warning(
+            f"ignoring the damaged weights cache {cached} ({type(exc).__name__}: {exc}); converting the weights again"
         )
         with contextlib.suppress(OSError):
             cached.unlink(missing_ok=True)
@@ -287,14 +307,27 @@ def _write_cache(converted: dict[str, list[np.ndarray]], cached: Path) -> None:
         named: dict[str, Any] = {f"{name}:{i}": a for name, arrays in converted.items() for i, a in enumerate(arrays)}
         np.savez(tmp, **named)
         os.replace(tmp, cached)  # atomic: a concurrent reader never sees half a file
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        warnings.warn(
-            f"could not write the weights cache {cached} ({exc}); the model works, "
-            "but the next load will convert again",
-            WeightsCacheWarning,
-            stacklevel=3,
+    except Exception as exc:  # a read-only folder, a full disk, a folder in the way: the model works without
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        _cache_warning(
+            f"could not write the weights cache {cached} ({type(exc).__name__}: {exc}); the model works, "
+            "but the next load will convert again"
         )
+
+
+def _cache_folder(cache_dir: str | os.PathLike | None) -> Path | None:
+    """The cache folder, created if needed; None (with a warning) when it cannot be made: the cache is optional."""
+    try:
+        directory = Path(cache_dir) if cache_dir is not None else _cache.cache_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+    except (OSError, ValueError) as exc:  # a file in the way, a read-only parent, a NUL byte in the name
+        _cache_warning(
+            f"cannot use the weights cache folder ({type(exc).__name__}: {exc}); the model works, converted in "
+            f"memory, but every load will convert again. Point ${_cache.CACHE_ENV_VAR} at a writable folder."
+        )
+        return None
 
 
 def load_efficientnet_lite0(cache_dir: str | os.PathLike | None = None) -> keras.Model:
@@ -306,13 +339,13 @@ def load_efficientnet_lite0(cache_dir: str | os.PathLike | None = None) -> keras
     """
     source = bundled_weights_path()
     data = source.read_bytes()
-    directory = Path(cache_dir) if cache_dir is not None else _cache.cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = _cache_folder(cache_dir)
     digest = hashlib.sha256(data).hexdigest()[:16]
-    cached = directory / f"efficientnet_lite0-{_CACHE_FORMAT}-{digest}.npz"
+    cached = None if directory is None else directory / f"efficientnet_lite0-{_CACHE_FORMAT}-{digest}.npz"
     model = build_efficientnet_lite0()
-    if not _try_cache(model, cached):
+    if cached is None or not _try_cache(model, cached):
         converted = convert_state_dict(_read_source(data, source))
         _assign(model, converted)
-        _write_cache(converted, cached)
+        if cached is not None:
+            _write_cache(converted, cached)
     return model
