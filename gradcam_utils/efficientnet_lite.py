@@ -22,6 +22,7 @@ import hashlib
 import importlib.resources
 import io
 import os
+import time
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -316,6 +317,19 @@ def _write_cache(converted: dict[str, list[np.ndarray]], cached: Path) -> None:
         )
 
 
+_STALE_AFTER_S = 600  # a write takes well under a second: a temporary file this old was left by a killed process
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Delete the temporary files of writes that were killed (SIGTERM, power loss): nothing else removes them."""
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for leftover in directory.glob("tmp-*-efficientnet_lite0-*.npz"):
+            with contextlib.suppress(OSError):
+                if leftover.is_file() and now - leftover.stat().st_mtime > _STALE_AFTER_S:
+                    leftover.unlink()
+
+
 def _cache_folder(cache_dir: str | os.PathLike | None) -> Path | None:
     """The cache folder, created if needed; None (with a warning) when it cannot be made: the cache is optional."""
     try:
@@ -342,6 +356,8 @@ def load_efficientnet_lite0(cache_dir: str | os.PathLike | None = None) -> keras
     directory = _cache_folder(cache_dir)
     digest = hashlib.sha256(data).hexdigest()[:16]
     cached = None if directory is None else directory / f"efficientnet_lite0-{_CACHE_FORMAT}-{digest}.npz"
+    if directory is not None:
+        _remove_stale_temporaries(directory)
     model = build_efficientnet_lite0()
     if cached is None or not _try_cache(model, cached):
         converted = convert_state_dict(_read_source(data, source))

@@ -8,6 +8,7 @@ costs one model build.
 
 import io
 import os
+import time
 import warnings
 import zipfile
 
@@ -161,3 +162,19 @@ def test_a_write_that_fails_only_warns_and_leaves_no_temporary_file(tmp_path, mo
     assert len(warned) == 1 and "No space left" in warned[0], warned
     _assert_real_weights(model, converted)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_temporary_files_of_killed_writes_are_removed(tmp_path, converted):
+    _load(cache_dir=tmp_path)
+    stale = tmp_path / "tmp-999999-efficientnet_lite0-v2-0123456789abcdef.npz"  # a write killed an hour ago
+    fresh = tmp_path / "tmp-999998-efficientnet_lite0-v2-0123456789abcdef.npz"  # a write going on now
+    mine = tmp_path / "tmp-notes.npz"  # not a name the cache writes: never touched
+    for path in (stale, fresh, mine):
+        path.write_bytes(b"PK half a file")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    os.utime(mine, (hour_ago, hour_ago))
+    model, warned = _load(cache_dir=tmp_path)
+    assert warned == []
+    _assert_real_weights(model, converted)
+    assert not stale.exists() and fresh.exists() and mine.exists()
