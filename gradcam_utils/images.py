@@ -129,9 +129,34 @@ def _to_pil(source, max_pixels: int) -> Image.Image:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _open(io.BytesIO(source), "the given bytes", max_pixels)
     if hasattr(source, "read"):
-        return _open(source, "the given file object", max_pixels)
+        return _open(_seekable(source, max_pixels), "the given file object", max_pixels)
     raise ImageInputError(
         f"Expected a path, bytes, a file object, a PIL image or a numpy array; got {type(source).__name__}."
+    )
+
+
+def _seekable(stream, max_pixels: int):
+    """``stream`` itself if it can seek (Pillow reads only what it needs), else its bytes, read up to a bound.
+
+    Pillow reads an unseekable stream (a pipe, an HTTP response) to its end first: an endless one would fill memory.
+    No file of an allowed format needs more than 16 bytes a pixel (uncompressed float RGBA TIFF) plus its metadata.
+    """
+    try:
+        if stream.seekable():
+            return stream
+    except Exception:  # no seekable(), or one that fails: read it as a stream
+        pass
+    limit = 16 * max_pixels + 2**24
+    chunks, total = [], 0
+    while total <= limit:
+        chunk = stream.read(min(2**20, limit + 1 - total))
+        if not chunk:
+            return io.BytesIO(b"".join(chunks))
+        chunks.append(chunk)
+        total += len(chunk)
+    raise ImageLoadError(
+        f"the given stream holds more than {limit:,} bytes, more than an image of max_pixels={max_pixels:,} pixels "
+        "needs; it is not read further. Save it to a file first if you trust it."
     )
 
 

@@ -403,5 +403,45 @@ def test_huge_uint16_and_float_arrays_are_converted_without_float_copies_of_the_
         assert peak < 4 * array.size, f"{array.dtype}: peak {peak:,} bytes for {array.size:,} values"
 
 
+class _Endless(io.RawIOBase):
+    """An unseekable stream that never ends (a pipe, a hostile server): only reads of a given size are answered."""
+
+    def __init__(self, head: bytes = b""):
+        self.head, self.served = head, 0
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            raise AssertionError("the whole of an endless stream was asked for")
+        data = (self.head + bytes(size))[:size] if self.served == 0 else bytes(size)
+        self.served += len(data)
+        return data
+
+
+def test_an_endless_stream_is_not_read_to_its_end():
+    import gradcam_utils as gc
+
+    stream = _Endless(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(gc.ImageLoadError, match="not read further"):
+        gc.load_image(stream, max_pixels=1000)
+    assert stream.served <= 16 * 1000 + 2**24 + 1
+    png = io.BytesIO()
+    Image.new("RGB", (5, 4), (1, 2, 3)).save(png, "PNG")
+
+    class Pipe(io.RawIOBase):  # a finite unseekable stream still loads
+        def __init__(self, data):
+            self.data = io.BytesIO(data)
+
+        def readable(self):
+            return True
+
+        def read(self, size=-1):
+            return self.data.read(size)
+
+    assert gc.load_image(Pipe(png.getvalue())).shape == (4, 5, 3)
+
+
 if __name__ == "__main__":
     _worker(sys.argv[1], Path(sys.argv[2]))
