@@ -147,7 +147,8 @@ def _seekable(stream, max_pixels: int):
     except Exception:  # no seekable(), or one that fails: read it as a stream
         pass
     limit = 16 * max_pixels + 2**24
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     while total <= limit:
         chunk = stream.read(min(2**20, limit + 1 - total))
         if not chunk:
