@@ -12,9 +12,11 @@ from __future__ import annotations
 import io
 import os
 import resource
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import types
 import zlib
 from pathlib import Path
@@ -28,7 +30,8 @@ from PIL import Image
 PACKAGE = Path(__file__).resolve().parents[1] / "gradcam_utils"
 FUZZ_MAX_PIXELS = 1_000_000  # the fuzz's max_pixels: a header claiming more must be refused before any allocation
 CAP_BYTES = 256 * 2**20  # address space the worker may add to what it holds after its imports
-FUZZ_EXAMPLES = 200  # per strategy; deterministic (derandomize), about 1 s each
+# per strategy; deterministic (derandomize), about 1 s each. GRADCAM_FUZZ_EXAMPLES=5000 fuzzes deeper, by hand.
+FUZZ_EXAMPLES = int(os.environ.get("GRADCAM_FUZZ_EXAMPLES", "200"))
 FUZZ_SETTINGS = settings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,
@@ -199,9 +202,18 @@ def _fuzz(package: Path) -> None:
         assert lib.images.load_image(seed).dtype == np.uint8
     outcomes = {"ok": 0, "refused": 0}
 
-    def check(data: bytes, size) -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="gradcam_fuzz_"))
+
+    def as_source(data: bytes, kind: str):
+        if kind == "path":
+            path = scratch / "photo.png"  # the name says PNG, whatever the bytes are
+            path.write_bytes(data)
+            return path
+        return io.BytesIO(data) if kind == "file object" else data
+
+    def check(data: bytes, size, kind: str = "bytes") -> None:
         try:
-            out = lib.images.load_image(data, size=size, max_pixels=FUZZ_MAX_PIXELS)
+            out = lib.images.load_image(as_source(data, kind), size=size, max_pixels=FUZZ_MAX_PIXELS)
         except expected as err:
             assert str(err), "an error without a message"
             assert "memory available" not in str(err), f"an allocation over the cap was attempted: {err}"
@@ -213,19 +225,24 @@ def _fuzz(package: Path) -> None:
 
     sizes = st.one_of(st.none(), st.tuples(st.integers(1, 64), st.integers(1, 64)), st.just((100_000, 100_000)))
 
-    @FUZZ_SETTINGS
-    @given(mutated_files(seeds), sizes)
-    def fuzz_mutated(data, size):
-        check(data, size)
+    kinds = st.sampled_from(["bytes", "file object", "path"])
 
     @FUZZ_SETTINGS
-    @given(hostile_headers(), sizes)
-    def fuzz_headers(data, size):
-        check(data, size)
+    @given(mutated_files(seeds), sizes, kinds)
+    def fuzz_mutated(data, size, kind):
+        check(data, size, kind)
+
+    @FUZZ_SETTINGS
+    @given(hostile_headers(), sizes, kinds)
+    def fuzz_headers(data, size, kind):
+        check(data, size, kind)
 
     _cap_address_space()
-    fuzz_mutated()
-    fuzz_headers()
+    try:
+        fuzz_mutated()
+        fuzz_headers()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     print(f"fuzzed {2 * FUZZ_EXAMPLES} files: {outcomes['ok']} loaded, {outcomes['refused']} refused")
 
 
