@@ -26,7 +26,30 @@ PROBABILITY_OPS = ("Softmax", "Sigmoid")  # keras.ops.softmax / sigmoid used dir
 
 
 def graph_of(model: keras.Model):
-    """The functional graph a model runs: itself, or the one a built Sequential keeps inside."""
+    """The functional graph a model runs: itself, or the one a built Sequential keeps inside.
+
+    Raises UnsupportedModelError for a subclassed model (no graph), and unless the graph has one input and one
+    output tensor (not a dict).
+    """
+    graph = layer_graph(model)
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise UnsupportedModelError(
+            f"Model '{model.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} "
+            "outputs; Grad-CAM here explains single-input, single-output classifiers. Wrap the part to explain in a "
+            "model of its own, e.g. keras.Model(model.inputs[0], model.outputs[0]) when that output depends on one "
+            "input."
+        )
+    if isinstance(graph.output, dict):  # Functional.output: the outputs' structure, as the model was built
+        key = next(iter(graph.output))
+        raise UnsupportedModelError(
+            f"Model '{model.name}' returns a dict of outputs ({', '.join(map(repr, graph.output))}); Grad-CAM needs "
+            f"one tensor of class scores. Wrap it: keras.Model(model.inputs, model.output[{key!r}])."
+        )
+    return graph
+
+
+def layer_graph(model: keras.Model):
+    """The functional graph a model runs, whatever its inputs and outputs; UnsupportedModelError if it has none."""
     if isinstance(model, keras.Sequential):
         graph = getattr(model, "_functional", None)
     elif hasattr(model, "_run_through_graph") and hasattr(model, "_nodes_by_depth"):
@@ -35,13 +58,11 @@ def graph_of(model: keras.Model):
         graph = None
     if graph is None:
         raise UnsupportedModelError(
-            f"Model '{model.name}' ({type(model).__name__}) has no layer graph to open up: subclassed models hide "
-            "their intermediate activations. Build it with the functional API or keras.Sequential."
-        )
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise UnsupportedModelError(
-            f"Model '{model.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} "
-            "outputs; Grad-CAM here explains single-input, single-output classifiers."
+            f"Model '{model.name}' ({type(model).__name__}) has no layer graph to open up: it is a subclassed "
+            "keras.Model, whose call() is Python code that hides its layers' activations. Build it with the "
+            "functional API or keras.Sequential; a subclassed model whose call() only chains layers converts in two "
+            "lines, sharing its weights: inputs = keras.Input(image_shape); functional = keras.Model(inputs, "
+            "model.call(inputs))."
         )
     return graph
 

@@ -10,6 +10,7 @@ import difflib
 
 import keras
 
+from . import _graph
 from .errors import LayerError, UnsupportedModelError
 
 # A Grad-CAM layer is a convolution or the activation that follows one: their outputs are the spatial features.
@@ -58,7 +59,7 @@ def _is_softmax(layer) -> bool:
 
 
 def check_model(model) -> None:
-    """Raise UnsupportedModelError unless ``model`` is a built ``keras.Model`` with layers."""
+    """Raise UnsupportedModelError unless ``model`` is a built ``keras.Model`` with layers and a layer graph."""
     if not isinstance(model, keras.Model):
         raise UnsupportedModelError(f"Expected a keras.Model, got {type(model).__name__}.")
     if not model.built:
@@ -68,6 +69,7 @@ def check_model(model) -> None:
         )
     if not model.layers:
         raise UnsupportedModelError(f"Model '{model.name}' has no layers to explain.")
+    _graph.layer_graph(model)  # a subclassed model: say so, rather than "no convolution layer"
 
 
 def list_conv_layers(model: keras.Model) -> list[str]:
@@ -108,6 +110,8 @@ def find_layer_path(model: keras.Model, layer_name: str) -> tuple:
     when the layer has no spatial dimensions.
     """
     check_model(model)
+    if isinstance(layer_name, keras.layers.Layer):
+        raise LayerError(_layer_object_message(model, layer_name))
     if not isinstance(layer_name, str):
         raise LayerError(f"layer_name must be a string such as {default_layer_name(model)!r}, got {layer_name!r}.")
     # "name" matches at any depth; "base/name" pins the nested model.
@@ -131,6 +135,13 @@ def find_layer_path(model: keras.Model, layer_name: str) -> tuple:
         options = ", ".join(repr(display_name(p)) for p in matches)
         raise LayerError(f"Layer name '{layer_name}' is ambiguous in model '{model.name}'; use one of {options}.")
     path = matches[0]
+    for nested in path[:-1]:
+        _graph.graph_of(nested)  # a nested subclassed (or multi-output) model cannot be opened up to reach the layer
+    if isinstance(path[-1], keras.layers.InputLayer):
+        raise LayerError(
+            f"'{layer_name}' is the model's input layer: its output is the image itself, not a feature map. Pick a "
+            f"convolution layer, e.g. {_suggest(model, layer_name)}."
+        )
     rank = _output_rank(path[-1])
     if rank != 4:
         shape = tuple(path[-1].output.shape) if rank is not None else "unknown"
@@ -139,6 +150,18 @@ def find_layer_path(model: keras.Model, layer_name: str) -> tuple:
             f"feature map. Pick a layer before the pooling/flatten step, e.g. {_suggest(model, layer_name)}."
         )
     return path
+
+
+def _layer_object_message(model: keras.Model, layer) -> str:
+    """Why a layer object is refused as ``layer_name``, and the string to pass instead."""
+    paths = [path for path, candidate in walk(model) if candidate is layer]
+    paths += [path for path in _nested_models(model) if path[-1] is layer]
+    if paths:
+        return f"layer_name takes the layer's name, a string: pass layer_name={display_name(paths[0])!r}."
+    return (
+        f"Layer '{layer.name}' ({type(layer).__name__}) is not part of model '{model.name}': it belongs to another "
+        f"model. Pass the name (a string) of one of this model's layers, e.g. {_suggest(model, layer.name)}."
+    )
 
 
 def _nested_models(model: keras.Model, parents: tuple = ()):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import check_method
+from .errors import NonFiniteError, check_method
 from .resize import upsample_maps
 
 
@@ -142,7 +142,10 @@ def scorecam(inputs: CamInputs) -> np.ndarray:
         for chunk in np.array_split(informative, -(-informative.size // _SCORECAM_CHUNK) or 1):
             if chunk.size:  # masked copies are built a chunk at a time: K full-size images would not fit
                 masked = (image[None] * masks[chunk][..., None]).astype(np.float32)
-                weights[b, chunk] = inputs.probabilities(masked)[:, inputs.class_indices[b]]
+                try:
+                    weights[b, chunk] = inputs.probabilities(masked)[:, inputs.class_indices[b]]
+                except NonFiniteError as err:  # its image numbers count masked copies: say which image they are of
+                    raise NonFiniteError(f"Score-CAM's masked copies of image {b}: {err}") from None
     return weighted_sum(inputs.activations, weights)
 
 
