@@ -18,6 +18,7 @@ from . import efficientnet_lite, imagenet, xception
 from .course import MODELS_DIR
 from .errors import GradCAMError, ImageInputError, WeightsUnavailableError
 from .images import load_image
+from .keras_archive import check_keras_archive
 from .synthetic import DEFAULT_CLASSES
 from .teaching_models import LAST_CONV_LAYER
 
@@ -123,6 +124,18 @@ def _load_xception(weights_path=None, fallback: bool = False, **resolve_options)
     )
 
 
+def load_keras_file(path) -> keras.Model:
+    """Load a ``.keras`` model file safely: its archive checked first, then Keras' loader in safe mode.
+
+    ``gradcam_utils.keras_archive.check_keras_archive`` refuses (ModelFileError) a file that is not a zip archive or
+    declares more than is safe to unpack (a zip bomb), before Keras reads anything; safe mode means no code stored in
+    the file runs. The model is loaded without its training configuration (``compile=False``). Keras' own errors for
+    a damaged or incompatible file pass through unchanged.
+    """
+    check_keras_archive(path)
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
 def _load_teaching_model(name: str, path) -> ModelBundle:
     file = Path(path) if path is not None else MODELS_DIR / f"{name}.keras"
     if not file.is_file():
@@ -131,7 +144,7 @@ def _load_teaching_model(name: str, path) -> ModelBundle:
             "reinstall the package, regenerate it from a checkout with `python scripts/train_teaching_models.py`, "
             "or pass path=... to a copy."
         )
-    model = keras.saving.load_model(file, safe_mode=True, compile=False)  # safe mode: no code runs from the file
+    model = load_keras_file(file)  # the archive checked, then safe mode: no code runs from the file
     height, width = model.inputs[0].shape[1:3]
     return ModelBundle(
         name=name,

@@ -1,12 +1,18 @@
 """The model registry and the embedded ImageNet model on real photographs, offline."""
 
+import struct
+import tracemalloc
+import zipfile
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
 import gradcam_utils as gc
-from gradcam_utils import imagenet
+from gradcam_utils import imagenet, zoo
+from gradcam_utils.course import MODELS_DIR
+from gradcam_utils.keras_archive import check_keras_archive
 
 IMAGES = Path(__file__).resolve().parents[1] / "gradcam_utils" / "data" / "images"
 CAT_CLASSES = {281, 282, 285}  # tabby, tiger cat, Egyptian cat
@@ -98,3 +104,134 @@ def test_explaining_a_bundle_model_leaves_it_unchanged(lite):
     before = model_fingerprint(lite.model)
     gc.explain(lite.model, lite.preprocess(lite.load_images(IMAGES / "cat.png")))
     assert_unchanged(lite.model, before)
+
+
+# ----- a user's .keras file is a zip archive: what it declares is checked before Keras reads it (issue 15) -----------
+
+GENUINE = MODELS_DIR / "shapes_gap.keras"
+
+
+def _archive(path, members, compression=zipfile.ZIP_STORED):
+    """A zip at ``path``; a member given as an int is that many MiB of zeros, streamed (no large buffer)."""
+    with zipfile.ZipFile(
+        path, "w", compression, compresslevel=9 if compression == zipfile.ZIP_DEFLATED else None
+    ) as zf:
+        for name, data in members.items():
+            if isinstance(data, int):
+                with zf.open(name, "w", force_zip64=True) as out:
+                    for _ in range(data):
+                        out.write(bytes(1 << 20))
+            else:
+                zf.writestr(name, data)
+    return path
+
+
+def _central_entries(raw: bytes) -> list[int]:
+    """Offsets of the central directory's entries (signature PK\\1\\2) in a small archive's bytes."""
+    start, offsets = raw.index(b"PK\x01\x02"), []
+    while raw.startswith(b"PK\x01\x02", start):
+        offsets.append(start)
+        name_len, extra_len, comment_len = struct.unpack_from("<3H", raw, start + 28)
+        start += 46 + name_len + extra_len + comment_len
+    return offsets
+
+
+def _declare(path, field_offset: int, value: int, fmt: str = "<L"):
+    """Patch one field (offset within each central directory entry) of every member: a forged declaration."""
+    raw = bytearray(path.read_bytes())
+    for entry in _central_entries(bytes(raw)):
+        struct.pack_into(fmt, raw, entry + field_offset, value)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def _overlapping(path, copies=50):
+    """One stored 10 KB member listed ``copies`` times in the directory, every copy pointing at the same bytes."""
+    _archive(path, {"m000": bytes(range(256)) * 40})
+    raw = path.read_bytes()
+    (entry_at,) = _central_entries(raw)
+    entry = raw[entry_at : raw.index(b"PK\x05\x06")]
+    entries = b"".join(entry.replace(b"m000", f"m{i:03d}".encode()) for i in range(copies))
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, copies, copies, len(entries), entry_at, 0)
+    path.write_bytes(raw[:entry_at] + entries + end)
+    return path
+
+
+def _genuine_members():
+    with zipfile.ZipFile(GENUINE) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+HOSTILE_ARCHIVES = {  # name -> (build(path), what the error must say)
+    "not a zip": (lambda p: p.write_bytes(b"hello, not a model") and p, "not a .keras model file"),
+    "empty file": (lambda p: p.write_bytes(b"") or p, "not a .keras model file"),
+    "truncated genuine file": (lambda p: p.write_bytes(GENUINE.read_bytes()[:200_000]) and p, "not a .keras"),
+    "deflate bomb (80 MiB of zeros in 80 KB)": (
+        lambda p: _archive(p, {**_genuine_members(), "model.weights.h5": 80}, zipfile.ZIP_DEFLATED),
+        r"'model.weights.h5' declares 80.0 MiB from \d+.\d KiB stored",
+    ),
+    "config.json declaring 65 MiB": (
+        lambda p: _declare(_archive(p, {"config.json": b"{}" * 1000}), 24, 65 << 20),
+        r"'config.json' declares 65.0 MiB, more than the 64.0 MiB allowed",
+    ),
+    "ten members of 10 MiB each from 20 KB": (
+        lambda p: _declare(_archive(p, {f"assets/{i}": bytes(2000) for i in range(10)}), 24, 10 << 20),
+        r"its members declare 100.0 MiB in all, from a 2\d.\d KiB file",
+    ),
+    "overlapping members": (
+        _overlapping,
+        r"claim 500.0 KiB of stored data, but the file holds 1\d.\d KiB: they overlap",
+    ),
+    "bzip2 member": (lambda p: _archive(p, {"config.json": b"{}"}, zipfile.ZIP_BZIP2), "compressed with method 12"),
+    "lzma member": (lambda p: _archive(p, {"config.json": b"{}"}, zipfile.ZIP_LZMA), "compressed with method 14"),
+    "encrypted member": (lambda p: _declare(_archive(p, {"config.json": b"{}"}), 8, 1, "<H"), "is encrypted"),
+    "10001 members": (
+        lambda p: _archive(p, {f"assets/{i}": b"" for i in range(10_001)}),
+        "has 10001 members, more than the 10000",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_archives(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("archives")
+    return {name: build(folder / f"{i}.keras") for i, (name, (build, _)) in enumerate(HOSTILE_ARCHIVES.items())}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_ARCHIVES))
+def test_hostile_keras_archives_are_refused_before_keras_reads_them(hostile_archives, case, monkeypatch):
+    def keras_must_not_read(*args, **kwargs):
+        raise AssertionError("Keras was asked to read a refused archive")
+
+    monkeypatch.setattr(keras.saving, "load_model", keras_must_not_read)
+    path = hostile_archives[case]
+    if "members" in case:  # a long directory: tracing its many small allocations would take seconds
+        with pytest.raises(gc.ModelFileError, match=HOSTILE_ARCHIVES[case][1]):
+            check_keras_archive(path)
+    else:
+        tracemalloc.start()
+        try:
+            with pytest.raises(gc.ModelFileError, match=HOSTILE_ARCHIVES[case][1]):
+                check_keras_archive(path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 4 << 20, f"checking took {peak / 2**20:.0f} MiB"  # the directory only: nothing is unpacked
+    with pytest.raises(gc.ModelFileError):
+        zoo.load_keras_file(path)
+    with pytest.raises(gc.ModelFileError):
+        gc.load_model("shapes_gap", path=path)  # the registry's own loading is checked too
+
+
+def test_genuine_keras_files_pass_the_check(tmp_path):
+    for file in MODELS_DIR.glob("*.keras"):
+        check_keras_archive(file)
+    from helpers import tiny_functional
+
+    model = tiny_functional()
+    model.save(tmp_path / "tiny.keras")
+    recompressed = _archive(tmp_path / "recompressed.keras", _genuine_members(), zipfile.ZIP_DEFLATED)
+    loaded = zoo.load_keras_file(tmp_path / "tiny.keras")
+    for a, b in zip(loaded.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert zoo.load_keras_file(recompressed).name == gc.load_model("shapes_gap").model.name
