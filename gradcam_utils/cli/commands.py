@@ -3,20 +3,66 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 
 from .. import engine, zoo
 from ..images import MAX_IMAGE_PIXELS
 from ..overlay import COLORMAPS
 from . import models
-from ._common import DEFAULT_MODEL, DEFAULT_OUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, UsageError, _version
+from ._common import (
+    DEFAULT_MODEL,
+    DEFAULT_OUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    PROG,
+    UsageError,
+    _printable,
+    _version,
+)
 from .explaining import run_explain
 from .inputs import IMAGE_EXTENSIONS
 from .models import PREPROCESS
 
+_signals: list[int] = []  # SIGTERM's number once it arrived during main()
+
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM (``kill``, a job scheduler's time limit) is handled like Ctrl-C, so temporary files are removed."""
+    _signals.append(signum)
+    raise KeyboardInterrupt()
+
 
 def main(argv=None) -> int:
-    """Run the ``gradcam`` command with ``argv`` (default: sys.argv[1:]); returns the exit status."""
+    """Run the ``gradcam`` command with ``argv`` (default: sys.argv[1:]); returns the exit status.
+
+    Ctrl-C returns 130 and SIGTERM 143 (128 + the signal's number, as a shell reports a killed command), each after
+    one line on stderr: temporary files are removed on the way out and every output is either complete or absent.
+    """
+    previous = None
+    _signals.clear()
+    with contextlib.suppress(ValueError):  # only the main thread can handle signals (tests may call from others)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        if _signals:
+            print(f"\n{PROG}: terminated; {_CLEAN}", file=sys.stderr)
+            return EXIT_TERMINATED
+        print(f"\n{PROG}: interrupted; {_CLEAN}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+_CLEAN = "files already written are complete, no partial files were left."
+
+
+def _main(argv) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -28,13 +74,8 @@ def main(argv=None) -> int:
     try:
         return args.run(args)
     except UsageError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        print(f"{PROG}: error: {_printable(str(err))}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(
-            f"\n{PROG}: interrupted; files already written are complete, no partial files were left.", file=sys.stderr
-        )
-        return EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         "files are skipped and listed with the reason.",
         epilog="Exit status: 0 all images explained; 1 some files skipped or failed (the others are still "
         "written); 2 usage error (bad model, layer, class or option; no images found; weights "
-        "unavailable); 130 interrupted. Outputs are written atomically (temporary file, then rename).",
+        "unavailable); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Outputs are written atomically "
+        "(temporary file, then rename); in --out, only files this command wrote (listed in its manifest, "
+        "gradcam-manifest.json) are ever replaced or removed.",
     )
     explain.add_argument(
         "paths",

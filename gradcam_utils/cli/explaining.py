@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import math
 import os
 import sys
 import time
@@ -23,10 +26,27 @@ from ..errors import (
 )
 from ..images import load_image
 from ..overlay import COLORMAPS, overlay_heatmap
-from . import models
-from ._common import EXIT_OK, EXIT_SKIPPED, PROG, UsageError, _one_line
+from . import manifest, models, outputs
+from ._common import (
+    EXIT_OK,
+    EXIT_SKIPPED,
+    MANIFEST,
+    OVERLAYS_DIR,
+    PROG,
+    TEMP_PATTERN,
+    UsageError,
+    _one_line,
+    _visible,
+)
 from .inputs import IMAGE_EXTENSIONS, Candidate, Skipped, collect
-from .outputs import ContactSheets, _print_summary, _write_png, write_indexes
+from .outputs import (
+    INDEX_FILES,
+    ContactSheets,
+    OutputFolder,
+    _print_summary,
+    sheet_name,
+    write_indexes,
+)
 
 
 @dataclass
@@ -70,28 +90,41 @@ class Settings:
     max_side: int
     max_pixels: int
     out: Path
+    folder: OutputFolder | None = None  # where the files go (None: opened from out when needed)
 
 
 def run_explain(args) -> int:
     """The ``explain`` command: overlays, contact sheets and indexes under ``--out``; the exit code.
 
     Raises:
-        UsageError: a bad option, no image found, or a layer or class the model does not have.
+        UsageError: a bad option, no image found, an output folder that overlaps the inputs or holds files of the
+            user's where the indexes go, or a layer or class the model does not have.
     """
     started = time.perf_counter()
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out '{out}' exists and is not a folder.")
+        raise UsageError(f"--out '{_visible(str(out))}' exists and is not a folder.")
     import matplotlib
 
     if args.colormap not in matplotlib.colormaps:
         raise UsageError(f"unknown colormap {args.colormap!r}; try one of {', '.join(COLORMAPS)}.")
+    _check_overlap(out, args.paths)
+    folder = OutputFolder(out)  # reads its manifest: the files earlier runs wrote there
     candidates, skipped, ignored = collect(args.paths, out)
     if not candidates:
-        where = ", ".join(args.paths)
-        also = f" ({len(skipped)} path(s) do not exist)" if skipped else ""
+        where = ", ".join(_visible(p) for p in args.paths)
+        reasons = "; ".join(f"{_visible(s.source)}: {_visible(s.reason)}" for s in skipped[:3])
+        also = f" ({reasons}{'; ...' if len(skipped) > 3 else ''})" if skipped else ""
         raise UsageError(
             f"no images found in {where}{also}; folders are searched for {' '.join(IMAGE_EXTENSIONS)} files."
+        )
+    pages = math.ceil(len(candidates) / ContactSheets.per_page)
+    fixed = [*INDEX_FILES, *(sheet_name(page) for page in range(1, pages + 1))]
+    in_the_way = [name for name in fixed if folder.foreign(name)]
+    if in_the_way:
+        raise UsageError(
+            f"--out '{_visible(str(out))}' holds {', '.join(in_the_way)}, which {PROG} did not write (they are not in "
+            f"its manifest, {MANIFEST}); they are left as they are. Choose another --out, or move them away."
         )
     bundle = models.load_bundle(args.model, args.preprocess, args.class_names)
     settings = Settings(
@@ -106,48 +139,101 @@ def run_explain(args) -> int:
         max_side=args.max_side,
         max_pixels=args.max_pixels,
         out=out,
+        folder=folder,
     )
     loaded_at = time.perf_counter()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"cannot create the output folder '{out}' ({_one_line(err)}).") from None
+    folder.begin([*fixed, *(str(c.overlay) for c in candidates)])
 
     from tqdm import tqdm
 
     explained: list[Explained] = []
-    sheets = ContactSheets(out)
-    with tqdm(
-        total=len(candidates),
-        unit="img",
-        desc=PROG,
-        file=sys.stderr,
-        dynamic_ncols=True,
-        disable=True if args.quiet else None,
-    ) as progress:
+    sheets = ContactSheets(folder)
+    try:
+        with tqdm(
+            total=len(candidates),
+            unit="img",
+            desc=PROG,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=True if args.quiet else None,
+        ) as progress:
 
-        def skip(candidate: Candidate, reason: str) -> None:
-            skipped.append(Skipped(candidate.source, reason))
-            progress.update(1)
-
-        for batch in load_batches(candidates, settings, skip):
-            for item, (outcome, overlay) in zip(batch, explain_batch(batch, settings), strict=True):
-                if isinstance(outcome, str):
-                    skip(item.candidate, outcome)
-                    continue
-                assert overlay is not None  # an explained image always comes with its overlay
-                explained.append(outcome)
-                sheets.add(outcome, overlay)
+            def skip(candidate: Candidate, reason: str) -> None:
+                skipped.append(Skipped(candidate.source, reason))
                 progress.update(1)
+
+            for batch in load_batches(candidates, settings, skip):
+                for item, (outcome, overlay) in zip(batch, explain_batch(batch, settings), strict=True):
+                    if isinstance(outcome, str):
+                        skip(item.candidate, outcome)
+                        continue
+                    assert overlay is not None  # an explained image always comes with its overlay
+                    explained.append(outcome)
+                    sheets.add(outcome, overlay)
+                    progress.update(1)
+    except BaseException:  # Ctrl-C, SIGTERM, a usage error found in the first batch: the manifest lists what exists
+        with contextlib.suppress(OSError):
+            folder.finish()
+        raise
     sheet_files = sheets.finish()
     finished = time.perf_counter()
+    failed = list(sheets.failures)
+    failed += write_indexes(settings, explained, skipped, sheet_files, folder, failed)
     try:
-        write_indexes(settings, explained, skipped, sheet_files)
-    except OSError as err:  # e.g. disk full: the overlays are written, the index is not (the old one stays)
-        print(f"{PROG}: error: could not write the index files in '{out}' ({_one_line(err)}).", file=sys.stderr)
-        return EXIT_SKIPPED
-    _print_summary(settings, args, explained, skipped, ignored, sheet_files, loaded_at - started, finished - loaded_at)
-    return EXIT_SKIPPED if skipped else EXIT_OK
+        folder.finish()
+    except OSError as err:  # the manifest written at the start stays; it lists every file written since
+        failed.append(Skipped(MANIFEST, f"could not be updated ({_one_line(err)})"))
+    for problem in failed:
+        print(
+            f"{PROG}: error: could not write '{_visible(problem.source)}' in '{_visible(str(out))}' "
+            f"({_visible(problem.reason)}).",
+            file=sys.stderr,
+        )
+    written = sorted(folder.written, key=lambda name: (name.startswith(OVERLAYS_DIR + "/"), name))
+    _print_summary(
+        settings, args, explained, skipped, ignored, written, loaded_at - started, finished - loaded_at, failed
+    )
+    return EXIT_SKIPPED if skipped or failed else EXIT_OK
+
+
+def _check_overlap(out: Path, paths) -> None:
+    """UsageError when ``out`` overlaps an input folder in a way that could cost the user a file or an input.
+
+    Refused: ``out`` is an input folder or holds one (real paths, so links count too), or it lies inside an input
+    folder and already holds files the command did not write (they would silently not be explained).
+    """
+    out_real = os.path.realpath(out)
+    for given in paths:
+        if not os.path.isdir(given):
+            continue
+        real = os.path.realpath(given)
+        shown, where = _visible(str(given)), _visible(str(out))
+        if real == out_real:
+            raise UsageError(
+                f"--out '{where}' is the input folder '{shown}' (links followed): {PROG} could overwrite your files "
+                "there. Choose an --out outside the inputs."
+            )
+        if real.startswith(out_real.rstrip(os.sep) + os.sep):
+            raise UsageError(
+                f"--out '{where}' holds the input folder '{shown}': {PROG} could overwrite your files there. Choose an "
+                "--out outside the inputs."
+            )
+        if out_real.startswith(real.rstrip(os.sep) + os.sep) and os.path.isdir(out):
+            owned = manifest.read(out)
+            theirs = sorted(
+                name
+                for name in os.listdir(out)
+                if name not in owned
+                and name != MANIFEST
+                and not TEMP_PATTERN.fullmatch(name)
+                and not (name == OVERLAYS_DIR and any(o.startswith(OVERLAYS_DIR + "/") for o in owned))
+            )
+            if theirs:
+                raise UsageError(
+                    f"--out '{where}' is inside the input folder '{shown}' and holds files {PROG} did not write "
+                    f"(e.g. '{_visible(theirs[0])}'): they would not be explained. Choose an --out outside the inputs, "
+                    "or an empty or new folder."
+                )
 
 
 def load_batches(
@@ -182,6 +268,10 @@ def _load_reason(err: Exception, candidate: Candidate) -> str:
         message = message[len(path) :].lstrip()
         message = message[3:] if message.startswith("is ") else message
     return message.replace("pass max_pixels=...", "pass --max-pixels N")
+
+
+def _save_png(image: np.ndarray, file) -> None:
+    outputs.save_png(image, file)  # looked up at each call, so a test can replace cli.outputs.save_png
 
 
 def _display_image(full: np.ndarray, max_side: int) -> np.ndarray:
@@ -234,12 +324,13 @@ def explain_batch(batch: list[Loaded], settings: Settings) -> list[tuple[Explain
                 interpolation="nearest",
             )
         overlay = overlay_heatmap(display, heatmap, alpha=settings.alpha, colormap=settings.colormap)
-        target = settings.out / item.candidate.overlay
+        if settings.folder is None:
+            settings.folder = OutputFolder(settings.out)
         try:
-            if target.exists() and os.path.samefile(target, item.candidate.path):
-                outcomes.append(("its overlay would replace the file itself; choose another --out", None))
-                continue
-            _write_png(target, overlay)
+            settings.folder.write(str(item.candidate.overlay), functools.partial(_save_png, overlay))
+        except FileExistsError as err:  # a file of the user's is where the overlay would go
+            outcomes.append((f"not explained: {err.strerror}", None))
+            continue
         except OSError as err:
             outcomes.append((f"the overlay could not be written ({_one_line(err)})", None))
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import functools
 import html
 import io
@@ -22,7 +23,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..images import save_png
-from ._common import OVERLAYS_DIR, PROG, _version
+from . import manifest
+from ._common import MANIFEST, OVERLAYS_DIR, PROG, TEMP_PATTERN, UsageError, _one_line, _printable, _version, _visible
 from .inputs import Skipped
 
 if TYPE_CHECKING:
@@ -63,21 +65,139 @@ def _write_png(path: Path, image: np.ndarray) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda file: file.write(text.encode("utf-8")))
+    atomic_write(path, lambda file: file.write(text.encode("utf-8", "backslashreplace")))
+
+
+INDEX_FILES = ("results.json", "results.csv", "index.html")
+
+
+def sheet_name(page: int) -> str:
+    """The file name of contact sheet page ``page`` (1-based)."""
+    return "contact_sheet.png" if page == 1 else f"contact_sheet_{page}.png"
+
+
+class OutputFolder:
+    """``--out``: writes files there only where the folder's manifest allows, and keeps the manifest.
+
+    A file may be written when it does not exist yet, or when the manifest (``gradcam-manifest.json``) lists it as
+    written by an earlier run; anything else there belongs to the user and is never replaced or removed. Files are
+    written inside the folder only: a subfolder that is a link leading elsewhere is refused.
+
+    Args:
+        out: the output folder (created by ``begin``).
+    """
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.owned = manifest.read(out)  # UsageError for a manifest that is not one of ours
+        self.written: set[str] = set()
+
+    def foreign(self, relative: str) -> bool:
+        """Whether ``relative`` exists and is not the command's (it must not be replaced)."""
+        return relative not in self.owned and os.path.lexists(self.out / relative)
+
+    def begin(self, planned: list[str]) -> None:
+        """Create the folder, remove stale temporary files, and record ``planned`` (where they are free) first.
+
+        Recording before writing means that a run stopped half-way (Ctrl-C, SIGTERM, a crash, a power cut) never
+        leaves a file of its own that a later run would take for the user's.
+
+        Raises:
+            UsageError: the folder cannot be created or the manifest cannot be written (e.g. disk full).
+        """
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            where = _visible(str(self.out))
+            raise UsageError(f"cannot create the output folder '{where}' ({_one_line(err)}).") from None
+        self.remove_stale_temporaries()
+        self.owned |= {relative for relative in planned if not self.foreign(relative)}
+        try:
+            self._save(self.owned)
+        except OSError as err:
+            where = _visible(str(self.out))
+            raise UsageError(f"cannot write in the output folder '{where}' ({_one_line(err)}).") from None
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Remove temporary files an interrupted or killed run left (only names of atomic_write's own pattern)."""
+        folders = [str(self.out)]  # the folder itself, and the overlays tree: nowhere else does the command write
+        overlays = self.out / OVERLAYS_DIR
+        if overlays.is_dir() and not overlays.is_symlink():
+            folders += [folder for folder, _, _ in os.walk(overlays)]
+        removed = []
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(folder):
+                    if TEMP_PATTERN.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                        with contextlib.suppress(OSError):
+                            os.unlink(entry.path)
+                            removed.append(Path(entry.path))
+        return removed
+
+    def write(self, relative: str, write: Callable[[BinaryIO], object]) -> None:
+        """Write ``out/relative`` atomically through ``write(file)`` unless a file of the user's is there.
+
+        Raises:
+            FileExistsError: the file exists and is not the command's, or its folder leads outside --out (its
+                ``strerror`` says which).
+            OSError: the write failed (disk full, permission...); no temporary file is left.
+        """
+        if self.foreign(relative):
+            raise FileExistsError(
+                errno.EEXIST,
+                f"'{relative}' already exists in --out and was not written by {PROG}; it is left as it is "
+                "(choose another --out)",
+            )
+        target = self.out / relative
+        inside = os.path.realpath(self.out)
+        parent = os.path.realpath(target.parent)  # checked before any folder is created on the way
+        if parent != inside and not parent.startswith(inside.rstrip(os.sep) + os.sep):
+            raise FileExistsError(
+                errno.EEXIST, f"'{relative}' would be written outside --out (a folder on its path is a link)"
+            )
+        atomic_write(target, write)  # creates the missing folders
+        self.written.add(relative)
+        self.owned.add(relative)
+
+    def remove(self, relative: str) -> None:
+        """Remove one of the command's own files (one the manifest lists); others are never touched."""
+        if relative in self.owned and not os.path.isdir(self.out / relative):
+            with contextlib.suppress(FileNotFoundError):
+                (self.out / relative).unlink()
+            self.owned.discard(relative)
+
+    def finish(self) -> None:
+        """Rewrite the manifest: the command's files that exist now.
+
+        Raises:
+            OSError: the manifest could not be written (the one written by ``begin`` stays: it lists more).
+        """
+        self.owned = {relative for relative in self.owned if os.path.lexists(self.out / relative)}
+        self._save(self.owned)
+
+    def _save(self, files: set[str]) -> None:
+        _write_text(self.out / MANIFEST, manifest.render(files))
 
 
 # ----- contact sheet -----------------------------------------------------------------------------------------------
 
 
 class ContactSheets:
-    """Thumbnails with labels in a grid, written a page (64 images) at a time so memory stays bounded."""
+    """Thumbnails with labels in a grid, written a page (64 images) at a time so memory stays bounded.
+
+    Args:
+        folder: the output folder (a Path is opened as an OutputFolder).
+    """
 
     per_page = SHEET_COLUMNS * SHEET_ROWS
 
-    def __init__(self, out: Path):
-        self.out = out
+    def __init__(self, folder: OutputFolder | Path):
+        self.folder = folder if isinstance(folder, OutputFolder) else OutputFolder(Path(folder))
+        self.out = self.folder.out
         self.pending: list[tuple[Image.Image, str, str]] = []
         self.files: list[str] = []
+        self.failures: list[Skipped] = []  # pages that could not be written, with the reason
+        self.pages = 0
         self.font = _font()
 
     def add(self, item: Explained, overlay: np.ndarray) -> None:
@@ -85,22 +205,23 @@ class ContactSheets:
         thumb = Image.fromarray(overlay)
         thumb.thumbnail((THUMB, THUMB), Image.Resampling.BILINEAR)
         name = PurePosixPath(item.source.replace("\\", "/")).name
-        self.pending.append((thumb, name, f"{item.class_name} {item.probability:.0%}"))
+        self.pending.append((thumb, _visible(name), _visible(f"{item.class_name} {item.probability:.0%}")))
         if len(self.pending) == self.per_page:
             self._flush()
 
     def finish(self) -> list[str]:
-        """Write the last page and remove pages a previous, larger run left; the sheets' file names."""
+        """Write the last page and remove pages a previous, larger run left; the sheets' file names.
+
+        Only pages the manifest lists as the command's are removed; a page that could not be written is in
+        ``failures`` (the run goes on without it).
+        """
         if self.pending:
             self._flush()
         # Pages a previous, larger run left behind would be stale now.
-        for stale in self.out.glob("contact_sheet_*.png"):
-            if stale.name not in self.files and re.fullmatch(r"contact_sheet_\d+\.png", stale.name):
+        for stale in sorted(self.folder.owned):
+            if re.fullmatch(r"contact_sheet(_\d+)?\.png", stale) and stale not in self.files:
                 with contextlib.suppress(OSError):
-                    stale.unlink()
-        if not self.files:
-            with contextlib.suppress(OSError):
-                (self.out / "contact_sheet.png").unlink()
+                    self.folder.remove(stale)
         return self.files
 
     def _flush(self) -> None:
@@ -118,10 +239,16 @@ class ContactSheets:
                 draw.text(
                     (x0, y0 + THUMB + 2 + 13 * line), _fit(draw, text, self.font, THUMB), fill="black", font=self.font
                 )
-        name = "contact_sheet.png" if not self.files else f"contact_sheet_{len(self.files) + 1}.png"
-        _write_png(self.out / name, np.asarray(sheet))
-        self.files.append(name)
+        self.pages += 1
+        name = sheet_name(self.pages)
+        pixels = np.asarray(sheet)
         self.pending = []
+        try:
+            self.folder.write(name, lambda file: save_png(pixels, file))
+        except OSError as err:  # disk full, a file of the user's in the way...: the run goes on without this page
+            self.failures.append(Skipped(name, f"contact sheet page could not be written ({_one_line(err)})"))
+            return
+        self.files.append(name)
 
 
 def _font():
@@ -154,8 +281,52 @@ def _latin1_if_needed(text: str, font) -> str:
 # ----- index files ------------------------------------------------------------------------------------------------
 
 
-def write_indexes(settings: Settings, explained: list[Explained], skipped: list[Skipped], sheets: list[str]) -> None:
-    """results.json, results.csv and index.html, each written atomically (the HTML page last)."""
+def write_indexes(
+    settings: Settings,
+    explained: list[Explained],
+    skipped: list[Skipped],
+    sheets: list[str],
+    folder: OutputFolder | None = None,
+    failed: list[Skipped] | None = None,
+) -> list[Skipped]:
+    """results.json, results.csv and index.html, each written atomically (the HTML page last).
+
+    Each is written even when another could not be (disk full, a file of the user's in the way).
+
+    Args:
+        settings: the run's settings.
+        explained: the explained images.
+        skipped: the inputs left out, with their reasons.
+        sheets: the contact sheet pages written.
+        folder: the output folder (default: settings.out, opened with its manifest).
+        failed: outputs that could not be written so far (e.g. a contact sheet page), listed in the indexes.
+
+    Returns:
+        The index files that could not be written, with the reason (empty when all were).
+    """
+    folder = folder if folder is not None else OutputFolder(settings.out)
+    failed = list(failed or [])
+    data = _clean(_index_data(settings, explained, skipped, sheets, failed))
+    problems: list[Skipped] = []
+    writers = (
+        ("results.json", lambda: json.dumps(data, indent=2, ensure_ascii=False) + "\n"),
+        ("results.csv", lambda: _csv_text(explained, skipped, failed)),
+        ("index.html", lambda: render_html(data)),
+    )
+    for name, render in writers:
+        try:
+            text = render().encode("utf-8")
+            folder.write(name, functools.partial(_write_bytes, text))
+        except OSError as err:
+            problems.append(Skipped(name, f"could not be written ({_one_line(err)})"))
+    return problems
+
+
+def _write_bytes(data: bytes, file: BinaryIO) -> None:
+    file.write(data)
+
+
+def _index_data(settings, explained, skipped, sheets, failed) -> dict:
     run = {
         "model": settings.bundle.name,
         "method": settings.method,
@@ -166,7 +337,7 @@ def write_indexes(settings: Settings, explained: list[Explained], skipped: list[
         "colormap": settings.colormap,
         "top": settings.top,
     }
-    data = {
+    return {
         "tool": f"{PROG} {_version()}",
         "run": run,
         "counts": {"explained": len(explained), "skipped": len(skipped), "empty_maps": sum(e.empty for e in explained)},
@@ -187,49 +358,70 @@ def write_indexes(settings: Settings, explained: list[Explained], skipped: list[
             for e in explained
         ],
         "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+        "failed_outputs": [{"file": f.source, "reason": f.reason} for f in failed],
     }
-    _write_text(settings.out / "results.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
+
+def _clean(value):
+    r"""``value`` with every string made encodable (undecodable bytes of file names as \x.. escapes)."""
+    if isinstance(value, str):
+        return _printable(value)
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+# Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection"), and their full-width forms.
+_FORMULA_START = tuple("=+-@\t\r") + tuple("\uff1d\uff0b\uff0d\uff20")
+
+
+def csv_cell(text: object) -> str:
+    r"""A text cell for results.csv that no spreadsheet runs or splits.
+
+    Control characters (newline, carriage return, tab...) become visible escapes (``\n``, ``\r``, ``\t``), so
+    a name can never split a row in any program; a cell that starts with ``=``, ``+``, ``-``, ``@`` (leading spaces
+    aside) gets a single quote in front, as OWASP recommends, so a spreadsheet shows it as text instead of running it.
+    Every field is quoted as well (csv.QUOTE_ALL).
+    """
+    cell = _visible(str(text))
+    return "'" + cell if cell.lstrip().startswith(_FORMULA_START) else cell
+
+
+def _csv_text(explained: list[Explained], skipped: list[Skipped], failed: list[Skipped]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        [
-            "source",
-            "status",
-            "overlay",
-            "class_index",
-            "class_name",
-            "probability",
-            "score",
-            "empty_map",
-            "top",
-            "reason",
-        ]
-    )
-    for e in explained:
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    header = ["source", "status", "overlay", "class_index", "class_name", "probability", "score", "empty_map", "top"]
+    writer.writerow([*header, "reason"])
+    for e in explained:  # numbers are written as numbers (a negative score is not a formula)
         writer.writerow(
             [
-                e.source,
+                csv_cell(e.source),
                 "ok",
-                e.overlay,
+                csv_cell(e.overlay),
                 e.class_index,
-                e.class_name,
+                csv_cell(e.class_name),
                 f"{e.probability:.6f}",
                 f"{e.score:.6f}",
                 "yes" if e.empty else "no",
-                "; ".join(f"{i} {n} {p:.6f}" for i, n, p in e.top),
+                csv_cell("; ".join(f"{i} {n} {p:.6f}" for i, n, p in e.top)),
                 "",
             ]
         )
     for s in skipped:
-        writer.writerow([s.source, "skipped", "", "", "", "", "", "", "", s.reason])
-    _write_text(settings.out / "results.csv", buffer.getvalue())
-    _write_text(settings.out / "index.html", render_html(data))
+        writer.writerow([csv_cell(s.source), "skipped", "", "", "", "", "", "", "", csv_cell(s.reason)])
+    for f in failed:
+        writer.writerow([csv_cell(f.source), "not written", "", "", "", "", "", "", "", csv_cell(f.reason)])
+    return buffer.getvalue()
 
 
 def render_html(data: dict) -> str:
     """The index page: one self-contained HTML file with relative links to the overlays; all text escaped."""
-    esc = html.escape
+
+    def esc(text) -> str:
+        return html.escape(_visible(str(text)))
+
     run, counts = data["run"], data["counts"]
     rows = []
     for number, item in enumerate(data["images"], 1):
@@ -247,6 +439,9 @@ def render_html(data: dict) -> str:
         )
     skipped = "".join(
         f"<li><span class=src>{esc(s['source'])}</span>: {esc(s['reason'])}</li>" for s in data["skipped"]
+    )
+    skipped += "".join(
+        f"<li><span class=src>{esc(f['file'])}</span>: {esc(f['reason'])}</li>" for f in data.get("failed_outputs", [])
     )
     sheets = " ".join(f'<a href="{esc(quote(s))}">{esc(s)}</a>' for s in data["contact_sheets"])
     class_text = "each image's top class" if run["class"] == "auto" else f"class {run['class']}"
@@ -277,31 +472,37 @@ def _print_summary(
     explained: list[Explained],
     skipped: list[Skipped],
     ignored: int,
-    sheets: list[str],
+    written: list[str],
     load_seconds: float,
     run_seconds: float,
+    failed: list[Skipped] | None = None,
 ) -> None:
+    failed = failed or []
     total = len(explained) + len(skipped)
     rate = len(explained) / run_seconds if run_seconds > 0 else float("inf")
     print(
-        f"{PROG}: explained {len(explained)} of {total} file(s) with {settings.bundle.name} ({settings.method}, "
-        f"layer {settings.layer}) in {run_seconds:.1f} s, {rate:.1f} images/s (batch size "
-        f"{settings.batch_size}; model loaded in {load_seconds:.1f} s)."
+        f"{PROG}: explained {len(explained)} of {total} file(s) with {_visible(settings.bundle.name)} "
+        f"({settings.method}, layer {_visible(settings.layer)}) in {run_seconds:.1f} s, {rate:.1f} images/s (batch "
+        f"size {settings.batch_size}; model loaded in {load_seconds:.1f} s)."
     )
     if skipped:
         print(f"skipped {len(skipped)}:")
         for s in skipped:
-            print(f"  {s.source}: {s.reason}")
+            print(f"  {_visible(s.source)}: {_visible(s.reason)}")
+    if failed:
+        print(f"could not write {len(failed)} output file(s):")
+        for f in failed:
+            print(f"  {_visible(f.source)}: {_visible(f.reason)}")
     if args.quiet:
         return
-    empty = [e.source for e in explained if e.empty]
+    empty = [_visible(e.source) for e in explained if e.empty]
     if empty:
         print(f"{len(empty)} map(s) had no positive evidence for their class and are blank: {', '.join(empty)}")
     if ignored:
         print(f"ignored {ignored} file(s) in the folders without an image extension.")
-    out = settings.out
+    out = _visible(str(settings.out))
+    others = [name for name in written if not name.startswith(OVERLAYS_DIR + "/")]
     print(
-        f"wrote {len(explained)} overlay(s) under {out / OVERLAYS_DIR}, "
-        f"{', '.join(str(out / s) for s in sheets) or 'no contact sheet'}, {out / 'results.csv'}, "
-        f"{out / 'results.json'} and {out / 'index.html'}"
+        f"wrote {len(explained)} overlay(s) under {os.path.join(out, OVERLAYS_DIR)}"
+        + "".join(f", {os.path.join(out, name)}" for name in others)
     )
