@@ -1,10 +1,12 @@
 """The model registry and the embedded ImageNet model on real photographs, offline."""
 
+import io
 import struct
 import tracemalloc
 import zipfile
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -157,6 +159,31 @@ def _overlapping(path, copies=50):
     return path
 
 
+def _h5(datasets: dict) -> bytes:
+    """An HDF5 file whose datasets (name -> declared float32 count) are chunked, gzip'd and never written."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as weights:
+        for name, count in datasets.items():
+            weights.create_dataset(name, (count,), "float32", chunks=(1 << 16,), compression="gzip", fillvalue=0)
+    return buffer.getvalue()
+
+
+def _npz(arrays: dict, compression=zipfile.ZIP_STORED) -> bytes:
+    """A zip of .npy members (name -> (declared shape, bytes of data after the header))."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as zf:
+        for name, (shape, data) in arrays.items():
+            npy = io.BytesIO()
+            np.lib.format.write_array_header_1_0(npy, {"descr": "<f4", "fortran_order": False, "shape": shape})
+            zf.writestr(name, npy.getvalue() + data)
+    return buffer.getvalue()
+
+
+def _with_weights(path, name, data):
+    members = {k: v for k, v in _genuine_members().items() if k != "model.weights.h5"}
+    return _archive(path, {**members, name: data})
+
+
 def _genuine_members():
     with zipfile.ZipFile(GENUINE) as zf:
         return {name: zf.read(name) for name in zf.namelist()}
@@ -185,6 +212,22 @@ HOSTILE_ARCHIVES = {  # name -> (build(path), what the error must say)
     "bzip2 member": (lambda p: _archive(p, {"config.json": b"{}"}, zipfile.ZIP_BZIP2), "compressed with method 12"),
     "lzma member": (lambda p: _archive(p, {"config.json": b"{}"}, zipfile.ZIP_LZMA), "compressed with method 14"),
     "encrypted member": (lambda p: _declare(_archive(p, {"config.json": b"{}"}), 8, 1, "<H"), "is encrypted"),
+    "HDF5 dataset declaring 80 MiB, storing nothing": (
+        lambda p: _with_weights(p, "model.weights.h5", _h5({"layers/dense/vars/0": 20 << 20})),
+        r"'model.weights.h5' holds a dataset '/layers/dense/vars/0' that declares 80.0 MiB but stores 0 bytes",
+    ),
+    "ten HDF5 datasets of 10 MiB each": (
+        lambda p: _with_weights(p, "model.weights.h5", _h5({f"layers/d{i}/vars/0": 10 << 18 for i in range(10)})),
+        r"'model.weights.h5' declares 100.0 MiB of arrays in all",
+    ),
+    "npy header declaring 4 GB": (
+        lambda p: _with_weights(p, "model.weights.npz", _npz({"0.npy": ((10**9,), bytes(64))})),
+        r"'model.weights.npz' holds an array '0.npy' whose header declares shape \(1000000000,\) \(3.7 GiB\)",
+    ),
+    "npz with a bzip2 member": (
+        lambda p: _with_weights(p, "model.weights.npz", _npz({"0.npy": ((4,), bytes(16))}, zipfile.ZIP_BZIP2)),
+        r"'model.weights.npz' \(a zip of arrays\): its member '0.npy' is compressed with method 12",
+    ),
     "10001 members": (
         lambda p: _archive(p, {f"assets/{i}": b"" for i in range(10_001)}),
         "has 10001 members, more than the 10000",
