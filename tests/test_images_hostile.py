@@ -420,6 +420,15 @@ def test_huge_uint16_and_float_arrays_are_converted_without_float_copies_of_the_
         assert peak < 4 * array.size, f"{array.dtype}: peak {peak:,} bytes for {array.size:,} values"
 
 
+def test_the_allowed_formats_are_those_of_the_commands_extensions():
+    import gradcam_utils as gc
+    from gradcam_utils.cli.inputs import IMAGE_EXTENSIONS
+
+    Image.init()
+    by_extension = Image.registered_extensions()
+    assert {by_extension[extension] for extension in IMAGE_EXTENSIONS} == set(gc.images.ALLOWED_FORMATS)
+
+
 class _Endless(io.RawIOBase):
     """An unseekable stream that never ends (a pipe, a hostile server): only reads of a given size are answered."""
 
