@@ -206,7 +206,7 @@ def _unidentified(fp, what: str) -> str:
         found = None
     if found is not None:
         return (
-            f"{what} is a {found} file (recognised from its content, whatever its name), not an image this "
+            f"{what} is in {found} format (recognised from its content, whatever its name), not an image this "
             f"package reads: only {_ALLOWED_NAMES}. Convert it to PNG first if you trust it."
         )
     return (

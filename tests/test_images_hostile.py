@@ -349,7 +349,7 @@ def test_other_formats_never_reach_their_decoders(tmp_path, monkeypatch):
             message = str(info.value)
             assert "PNG, JPEG, BMP, GIF, WebP or TIFF" in message
             if accepts[fmt] is not None:  # a TGA file, e.g., has no signature: only its decoder could recognise it
-                assert f"is a {fmt} file" in message, message
+                assert f"is in {fmt} format" in message, message
     assert reached == [], f"decoders run: {sorted(set(reached))}"
 
 
