@@ -26,24 +26,19 @@ import numpy as np
 import tensorflow as tf
 
 from . import _graph
+from . import engine_checks as checks
 from . import layers as layer_lookup
 from .errors import (
     ClassIndexError,
     EmptyHeatmapWarning,
-    GradCAMError,
-    ImageInputError,
     LayerError,
     NonFiniteError,
-    UnsupportedModelError,
     check_method,
 )
-from .images import to_batch
 from .lru import LRUCache
 from .methods import METHODS, CamInputs
 
 TOP_CLASS = -1  # class index sent into the graph meaning "this image's top class"
-MAX_BATCH_BYTES = 2 << 30  # the float32 copy of a batch the engine makes: larger batches are refused before it is made
-LARGE_INPUT = 1e6  # preprocessed pixels beyond this size are named as the likely cause of an overflow
 
 
 @dataclass(frozen=True)
@@ -96,9 +91,9 @@ def gradient_inputs(
     run ``batch_size`` images at a time too, so a long batch does not hold every image's intermediate activations at
     once. Raises :class:`NonFiniteError` when an activation, score or gradient is NaN or infinite.
     """
-    _check_batch_size(batch_size)
+    checks.check_batch_size(batch_size)
     plan = _get_plan(model, layer_name)
-    batch = _model_batch(images, plan)
+    batch = checks.model_batch(images, plan)
     wanted = requested_classes(class_index, len(batch), plan.num_classes)
     parts = [
         plan.run(batch[start : start + batch_size], wanted[start : start + batch_size], start)
@@ -123,7 +118,7 @@ def heatmaps_from(
     Raises :class:`NonFiniteError` when ``inputs`` hold a NaN or an infinity, or when a map overflows float32.
     """
     check_method(method, METHODS)
-    _check_finite(
+    checks.check_finite(
         {"the activations": inputs.activations, "the gradients": inputs.gradients, "the scores": inputs.scores},
         lambda rows: "they were given to heatmaps_from that way; compute them with gradient_inputs(model, images)",
     )
@@ -159,9 +154,9 @@ def class_logits(model: keras.Model, images, batch_size: int = 64) -> np.ndarray
     Like ``model.predict`` but always logits: a final softmax/sigmoid is left out the same way the gradient
     plans leave it out, without changing the model.
     """
-    _check_batch_size(batch_size)
+    checks.check_batch_size(batch_size)
     plan = _get_logits_plan(model)
-    batch = _model_batch(images, plan)
+    batch = checks.model_batch(images, plan)
     chunks = [plan.run(batch[i : i + batch_size], i) for i in range(0, len(batch), batch_size)]
     return np.concatenate(chunks) if chunks else np.zeros((0, plan.num_classes or 0), np.float32)
 
@@ -183,9 +178,10 @@ def _finish(
     """ReLU, then (optionally) divide by the max; a map with nothing positive stays zeros, never NaN."""
     with np.errstate(over="ignore", invalid="ignore"):
         maps = np.maximum(raw, 0).astype(np.float32)
-    overflow = _nonfinite_rows(raw) | _nonfinite_rows(maps)  # NaN in raw, or a float64 value beyond float32's range
+    # a NaN in the raw map, or a float64 value beyond float32's range
+    overflow = checks.nonfinite_rows(raw) | checks.nonfinite_rows(maps)
     if overflow.any():
-        raise NonFiniteError(_map_overflow_message(method, overflow, inputs))
+        raise NonFiniteError(checks.map_overflow_message(method, overflow, inputs))
     peaks = maps.max(axis=(1, 2))
     empty = peaks <= 0
     if normalize:
@@ -198,159 +194,6 @@ def _finish(
             stacklevel=stacklevel,
         )
     return maps, empty
-
-
-def _check_batch_size(batch_size) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise GradCAMError(f"batch_size must be a positive int; got {batch_size!r}.")
-
-
-def _model_batch(images, plan) -> np.ndarray:
-    """``images`` as the model's float32 batch, checked: its size before the copy, its spatial size against the model.
-
-    The spatial size is checked against what the model's layers need when the model takes any size.
-    """
-    shape = getattr(images, "shape", None)  # a numpy array, a tensor: its size is known without converting it
-    if shape is not None and len(shape) in (3, 4) and all(isinstance(d, (int, np.integer)) for d in shape):
-        nbytes = 4 * int(np.prod(shape, dtype=np.float64))
-        if nbytes > MAX_BATCH_BYTES:
-            count = shape[0] if len(shape) == 4 else 1
-            raise ImageInputError(
-                f"The batch of {count} images of shape {tuple(int(d) for d in shape[-3:])} would take "
-                f"{nbytes / 2**30:.1f} GiB as float32, more than the engine takes at once "
-                f"({MAX_BATCH_BYTES / 2**30:.0f} GiB, engine.MAX_BATCH_BYTES). Explain it in slices, e.g. "
-                "for start in range(0, len(images), 64): gc.explain(model, images[start:start + 64])."
-            )
-    batch = to_batch(images, plan.input_shape)
-    if None in plan.input_shape:
-        _check_runs_at(plan, batch.shape[1:])
-    return batch
-
-
-def _check_runs_at(plan, image_shape: tuple) -> None:
-    """ImageInputError, before any pass, when images of ``image_shape`` are too small for the model's layers.
-
-    Checked symbolically (Keras' shape inference, no tensors), once per plan and size; only for models that take
-    any size (the others' size is checked by ``to_batch``).
-    """
-    if image_shape in plan.sizes_ok:
-        return
-    problem = _size_problem(plan.model, image_shape)
-    if problem is None:
-        plan.sizes_ok.add(image_shape)
-        return
-    height, width, channels = image_shape
-    smallest = _smallest_size(plan.model, channels, max(height, width))
-    need = (
-        f" Its layers need images of at least {smallest}x{smallest}: resize them, e.g. "
-        f"load_image(path, size=({smallest}, {smallest}))."
-        if smallest
-        else ""
-    )
-    raise ImageInputError(f"Model '{plan.model.name}' cannot run on {height}x{width} images: {problem}{need}")
-
-
-def _size_problem(model: keras.Model, image_shape: tuple) -> str | None:
-    """Keras' reason why the model cannot take one image of ``image_shape``, or None when it can (or cannot tell)."""
-    try:
-        model.compute_output_spec(keras.KerasTensor((1,) + tuple(image_shape)))
-    except ValueError as err:
-        first = str(err).strip().split(". ")[0].splitlines()[0]
-        return first if first.endswith(".") else first + "."
-    except Exception:  # shape inference not supported by some layer: the pass itself will tell
-        return None
-    return None
-
-
-def _smallest_size(model: keras.Model, channels: int, start: int, limit: int = 8192) -> int | None:
-    """The smallest square size the model runs at (output sizes only grow with the input), or None past ``limit``."""
-    low, high = start, max(2 * start, 2)
-    while _size_problem(model, (high, high, channels)) is not None:
-        low, high = high, 2 * high
-        if high > limit:
-            return None
-    while high - low > 1:
-        middle = (low + high) // 2
-        if _size_problem(model, (middle, middle, channels)) is None:
-            high = middle
-        else:
-            low = middle
-    return high
-
-
-def _nonfinite_rows(array: np.ndarray) -> np.ndarray:
-    """(B,) bool: True for each image whose slice of ``array`` holds a NaN or an infinity.
-
-    One float64 sum per image: NaN and infinities propagate through it, and finite float32 values cannot overflow it.
-    """
-    array = np.asarray(array)
-    if array.ndim == 0 or len(array) == 0:
-        return np.zeros(array.shape[:1], bool)
-    return ~np.isfinite(array.reshape(len(array), -1).sum(axis=1, dtype=np.float64))
-
-
-def _check_finite(parts: dict, cause, first_image: int = 0) -> None:
-    """NonFiniteError for the first of ``parts`` (description -> (B, ...) array) holding a NaN or an infinity.
-
-    ``cause(rows)`` explains it for those rows of the batch; it runs only when something is wrong.
-    """
-    for what, array in parts.items():
-        bad = _nonfinite_rows(array)
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            kind = "NaN" if np.isnan(np.asarray(array)[rows]).any() else "infinite"
-            raise NonFiniteError(
-                f"{what[0].upper()}{what[1:]} are {kind} for {_images(rows + first_image)}: {cause(rows)}."
-            )
-
-
-def _images(indices) -> str:
-    shown = ", ".join(str(int(i)) for i in indices[:5]) + (f" and {len(indices) - 5} more" if len(indices) > 5 else "")
-    return f"image {shown}" if len(indices) == 1 else f"images {shown}"
-
-
-def _nonfinite_cause(model: keras.Model, images: np.ndarray) -> str:
-    """Why a pass gave NaN or infinities: weights that hold them, a broken BatchNormalization, or a huge input."""
-    for path, layer in layer_lookup.walk(model):
-        name = layer_lookup.display_name(path)
-        for weight in layer.weights:
-            values = keras.ops.convert_to_numpy(weight)
-            if not np.isfinite(values).all():
-                kind = "NaN" if np.isnan(values).any() else "infinite values"
-                return (
-                    f"the model's weights contain {kind} (layer '{name}', weight '{weight.name}'). No map can be "
-                    "computed from them: reload the model's weights, or retrain it (training diverged)"
-                )
-        if isinstance(layer, keras.layers.BatchNormalization) and layer.moving_variance is not None:
-            variance = keras.ops.convert_to_numpy(layer.moving_variance)
-            if (variance + layer.epsilon < 0).any():
-                return (
-                    f"layer '{name}' has a negative moving variance, whose square root is NaN: reload the model's "
-                    "weights or retrain it"
-                )
-    peak = float(np.abs(images).max()) if images.size else 0.0
-    if peak > LARGE_INPUT:
-        return (
-            f"the input has values up to {peak:.3g}, and the model's sums overflow float32 (3.4e38) on them. "
-            "Preprocessed images usually lie in [-1, 1], [0, 1] or [0, 255]: check the preprocessing step"
-        )
-    return (
-        f"the model's own arithmetic overflows float32 on this input, though its weights and the input (values up "
-        f"to {peak:.3g}) are finite. Check the preprocessing the model expects, and the model itself"
-    )
-
-
-def _map_overflow_message(method: str, rows: np.ndarray, inputs: CamInputs | None) -> str:
-    where = _images(np.flatnonzero(rows))
-    if inputs is None:
-        return f"The {method} maps of {where} are NaN or beyond float32's range."
-    acts = float(np.abs(inputs.activations).max())
-    grads = float(np.abs(inputs.gradients).max())
-    return (
-        f"The {method} maps of {where} overflow float32 (3.4e38): the layer's activations reach {acts:.3g} and "
-        f"the gradients {grads:.3g}, so their weighted sums do not fit. Such values point to a model or an input "
-        "far outside the usual range: check the preprocessing, or pick another layer"
-    ) + "."
 
 
 def requested_classes(class_index, batch_size: int, num_classes: int | None) -> np.ndarray:
@@ -457,9 +300,9 @@ class _LogitsPlan:
 
     def run(self, images: np.ndarray, first_image: int = 0) -> np.ndarray:
         """Logits of ``images``, checked finite; ``first_image`` is their index in the caller's batch (messages)."""
-        logits = _call_traced(self._traced, images).numpy()
-        _check_finite(
-            {"the model's scores": logits}, lambda rows: _nonfinite_cause(self.model, images[rows]), first_image
+        logits = checks.call_traced(self._traced, images).numpy()
+        checks.check_finite(
+            {"the model's scores": logits}, lambda rows: checks.nonfinite_cause(self.model, images[rows]), first_image
         )
         return logits
 
@@ -490,7 +333,7 @@ class _GradientPlan:
 
         ``first_image`` is the images' index in the caller's batch, for messages.
         """
-        acts, grads, logits, used, num_classes = _call_traced(self._traced, images, class_indices)
+        acts, grads, logits, used, num_classes = checks.call_traced(self._traced, images, class_indices)
         if self._disconnected:
             raise LayerError(
                 f"The model's output does not depend on layer '{self.path[-1].name}' (it sits on a "
@@ -500,13 +343,13 @@ class _GradientPlan:
         check_class_range(class_indices[class_indices != TOP_CLASS], int(num_classes))
         acts, grads, logits = (np.asarray(a, np.float32) for a in (acts, grads, logits))
         name = layer_lookup.display_name(self.path)
-        _check_finite(
+        checks.check_finite(
             {
                 f"the activations of layer '{name}'": acts,
                 "the model's scores": logits,
                 f"the gradients at layer '{name}'": grads,
             },
-            lambda rows: _nonfinite_cause(self.model, images[rows]),
+            lambda rows: checks.nonfinite_cause(self.model, images[rows]),
             first_image,
         )
         return acts, grads, logits, used.numpy().astype(np.int64)
@@ -528,23 +371,6 @@ class _GradientPlan:
         if grads is None:
             grads = tf.zeros_like(activations)
         return tf.cast(activations, tf.float32), tf.cast(grads, tf.float32), logits, used, num_classes
-
-
-def _call_traced(traced, images: np.ndarray, *more: np.ndarray):
-    """Run a plan's traced function; TensorFlow's own failures become one-line errors, not graph tracebacks."""
-    try:
-        return traced(tf.constant(images), *(tf.constant(m) for m in more))
-    except tf.errors.ResourceExhaustedError:
-        raise GradCAMError(
-            f"Out of memory running the model on {len(images)} images of shape {images.shape[1:]} at once: pass "
-            "a smaller batch_size (or fewer images)."
-        ) from None
-    except tf.errors.InvalidArgumentError as err:
-        first = (err.message or str(err)).strip().splitlines()[0]
-        raise UnsupportedModelError(
-            f"The model failed on images of shape {images.shape[1:]}: {first}. Check that they are the size and "
-            "kind of input the model was built for."
-        ) from None
 
 
 def _forward(model: keras.Model, x, path: tuple, tape, logits: bool = True):
