@@ -132,7 +132,7 @@ def _check_weights(file: Path, archive: zipfile.ZipFile) -> None:
 
 
 def _check_h5(member, member_size: int) -> None:
-    import h5py  # Keras' own dependency for this format
+    import h5py  # type: ignore[import-untyped]  # Keras' own dependency for this format; it ships no types
 
     declared_total = 0
     with h5py.File(member, "r") as weights:
