@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from . import efficientnet_lite, imagenet, xception
+from . import engine_checks as checks
 from .course import MODELS_DIR
 from .errors import GradCAMError, ImageInputError, WeightsUnavailableError
 from .images import load_image
@@ -56,8 +57,13 @@ class ModelBundle:
         return self.preprocess_fn(array)
 
     def predict(self, images) -> np.ndarray:
-        """Logits (B, classes) for uint8 RGB image(s) at the input size."""
-        return np.asarray(self.model(self.preprocess(images), training=False))
+        """Logits (B, classes) for uint8 RGB image(s) at the input size; NonFiniteError rather than NaN scores."""
+        batch = self.preprocess(images)
+        logits = np.asarray(self.model(batch, training=False))
+        checks.check_finite(
+            {"the model's scores": logits}, lambda rows: checks.nonfinite_cause(self.model, np.asarray(batch)[rows])
+        )
+        return logits
 
     def decode(self, logits, top: int = 5) -> list[list[imagenet.Prediction]]:
         """Top (class index, name, probability) per image, best first, like Keras' decode_predictions."""

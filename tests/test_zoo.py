@@ -278,3 +278,15 @@ def test_genuine_keras_files_pass_the_check(tmp_path):
     for a, b in zip(loaded.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert zoo.load_keras_file(recompressed).name == gc.load_model("shapes_gap").model.name
+
+
+def test_a_bundle_never_predicts_nan(tmp_path):
+    bundle = gc.load_model("shapes_gap")
+    images = np.zeros((2, *bundle.input_size, 3), np.uint8)
+    assert np.isfinite(bundle.predict(images)).all()
+    broken = gc.load_model("shapes_gap")  # a fresh copy: the registry does not share models
+    bias = broken.model.layers[-1].bias
+    bias.assign(np.full(bias.shape, np.nan, np.float32))
+    name = broken.model.layers[-1].name
+    with pytest.raises(gc.NonFiniteError, match=rf"scores are NaN for images 0, 1: .*layer '{name}', weight 'bias'"):
+        broken.predict(images)
