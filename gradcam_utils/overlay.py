@@ -24,7 +24,7 @@ import matplotlib
 import numpy as np
 
 from .errors import GradCAMError, ImageInputError
-from .images import load_image
+from .images import MAX_IMAGE_PIXELS, load_image
 from .resize import upsample_heatmap
 
 # The colormaps the course compares, in the order it shows them. jet is the default everywhere (it matches the
@@ -143,15 +143,18 @@ def colorize(heatmap, colormap: str = "jet") -> np.ndarray:
     return table[levels]
 
 
-def overlay_heatmap(image, heatmap, alpha: float = 0.4, colormap: str = "jet") -> np.ndarray:
+def overlay_heatmap(
+    image, heatmap, alpha: float = 0.4, colormap: str = "jet", max_pixels: int = MAX_IMAGE_PIXELS
+) -> np.ndarray:
     """Blend a coloured heatmap over an image: (1 - alpha) * image + alpha * colour, as uint8 RGB of the image's size.
 
     ``image`` is anything ``load_image`` accepts (a path, PIL image, uint8 array...); ``heatmap`` is a 2-D map in
-    [0, 1] at any resolution, upsampled bilinearly to the image.
+    [0, 1] at any resolution, upsampled bilinearly to the image. ``max_pixels`` bounds the image (and so the
+    upsampled map), as in ``load_image``: raise it explicitly for a larger picture.
     """
     if not 0.0 <= float(alpha) <= 1.0:
         raise GradCAMError(f"alpha is the heatmap's opacity and must be in [0, 1]; got {alpha}.")
-    rgb = load_image(image)
-    colour = colorize(upsample_heatmap(check_heatmap(heatmap), rgb.shape[:2]), colormap)
+    rgb = load_image(image, max_pixels=max_pixels)
+    colour = colorize(upsample_heatmap(check_heatmap(heatmap), rgb.shape[:2], max_pixels=max_pixels), colormap)
     blended = (1.0 - alpha) * rgb.astype(np.float32) + alpha * colour.astype(np.float32)
     return np.clip(np.round(blended), 0, 255).astype(np.uint8)

@@ -478,3 +478,21 @@ def test_list_methods_gives_each_method_a_whole_sentence(capsys):
     assert [line.split()[0] for line in lines] == gc.available_methods()
     for line in lines:
         assert line.endswith("."), line
+
+
+def test_max_pixels_raised_above_the_library_default_explains_a_larger_image(tmp_path, capsys):
+    """--max-pixels reaches every step (loading, resizing, the overlay), not only the file's first read: a 41.6 MP
+    picture, over the library's 40 MP default, is explained when the user allows 50 MP, and skipped by default."""
+    from gradcam_utils.images import MAX_IMAGE_PIXELS
+
+    height, width = 6500, 6400
+    assert height * width > MAX_IMAGE_PIXELS
+    picture = tmp_path / "in" / "large.png"
+    picture.parent.mkdir()
+    Image.new("RGB", (width, height), (200, 120, 40)).save(picture, compress_level=1)
+    allowed = ["explain", str(picture.parent), "--out", str(tmp_path / "out"), "--max-pixels", "50000000", "-q"]
+    assert cli.main(allowed) == 0
+    item = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["images"][0]
+    assert item["original_size"] == [height, width]
+    assert cli.main(["explain", str(picture.parent), "--out", str(tmp_path / "default"), "-q"]) == 1
+    assert "max-pixels" in capsys.readouterr().out.lower()

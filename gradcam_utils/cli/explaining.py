@@ -247,8 +247,10 @@ def load_batches(
         except Exception as err:  # one bad file must not stop the run; KeyboardInterrupt still does
             skip(candidate, _load_reason(err, candidate))
             continue
-        model_input = load_image(full, size=settings.bundle.input_size)  # == bundle.load_images(path)
-        batch.append(Loaded(candidate, model_input, _display_image(full, settings.max_side), full.shape[:2]))
+        # == bundle.load_images(path), with the user's own pixel bound
+        model_input = load_image(full, size=settings.bundle.input_size, max_pixels=settings.max_pixels)
+        display = _display_image(full, settings.max_side, settings.max_pixels)
+        batch.append(Loaded(candidate, model_input, display, full.shape[:2]))
         del full
         if len(batch) == settings.batch_size:
             yield batch
@@ -274,12 +276,13 @@ def _save_png(image: np.ndarray, file) -> None:
     outputs.save_png(image, file)  # looked up at each call, so a test can replace cli.outputs.save_png
 
 
-def _display_image(full: np.ndarray, max_side: int) -> np.ndarray:
+def _display_image(full: np.ndarray, max_side: int, max_pixels: int) -> np.ndarray:
     height, width = full.shape[:2]
     if not max_side or max(height, width) <= max_side:
         return full
     scale = max_side / max(height, width)
-    return load_image(full, size=(max(1, round(height * scale)), max(1, round(width * scale))))
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    return load_image(full, size=size, max_pixels=max_pixels)
 
 
 def explain_batch(batch: list[Loaded], settings: Settings) -> list[tuple[Explained | str, np.ndarray | None]]:
@@ -322,8 +325,11 @@ def explain_batch(batch: list[Loaded], settings: Settings) -> list[tuple[Explain
                     max(display.shape[1], heatmap.shape[1]),
                 ),
                 interpolation="nearest",
+                max_pixels=settings.max_pixels,
             )
-        overlay = overlay_heatmap(display, heatmap, alpha=settings.alpha, colormap=settings.colormap)
+        overlay = overlay_heatmap(
+            display, heatmap, alpha=settings.alpha, colormap=settings.colormap, max_pixels=settings.max_pixels
+        )
         if settings.folder is None:
             settings.folder = OutputFolder(settings.out)
         try:
