@@ -67,6 +67,7 @@ from ._common import (
 )
 from .commands import build_parser, main
 from .explaining import Explained, Loaded, Settings, explain_batch, load_batches, run_explain
+from .indexes import csv_cell, render_html, write_indexes
 from .inputs import IMAGE_EXTENSIONS, Candidate, Skipped, collect
 from .models import PREPROCESS, check_layer, load_bundle, resolve_class
 from .outputs import (
@@ -78,10 +79,7 @@ from .outputs import (
     ContactSheets,
     OutputFolder,
     atomic_write,
-    csv_cell,
-    render_html,
     save_png,
-    write_indexes,
 )
 
 __all__ = [

@@ -204,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.set_defaults(command="explain", run=run_explain)
 
+    _add_list_commands(commands)
+    return parser
+
+
+def _add_list_commands(commands) -> None:
+    """The ``list-models``, ``list-methods`` and ``list-classes`` commands, added to ``commands`` (the subparsers)."""
     models = commands.add_parser(
         "list-models", help="list the registered models", description="List the models --model accepts by name."
     )
@@ -229,7 +235,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--class-names", default=None, metavar="FILE", help="for a .keras file: one class name per line"
     )
     classes.set_defaults(command="list-classes", run=_run_list_classes)
-    return parser
 
 
 def _int_at_least(minimum: int, expected: str):

@@ -38,6 +38,7 @@ from ._common import (
     _one_line,
     _visible,
 )
+from .indexes import write_indexes
 from .inputs import IMAGE_EXTENSIONS, Candidate, Skipped, collect
 from .outputs import (
     INDEX_FILES,
@@ -45,7 +46,6 @@ from .outputs import (
     OutputFolder,
     _print_summary,
     sheet_name,
-    write_indexes,
 )
 
 
