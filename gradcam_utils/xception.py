@@ -47,11 +47,18 @@ def resolve_weights(
         return _existing(Path(os.environ[ENV_VAR]), f"the {ENV_VAR} environment variable")
     cache = Path(cache_dir) if cache_dir is not None else keras_cache_dir()
     cached = cache / "models" / WEIGHTS_FILE
-    if cached.is_file() and (file_hash is None or _md5(cached) == file_hash):
-        return cached
+    try:
+        if cached.is_file() and (file_hash is None or _md5(cached) == file_hash):
+            return cached
+    except OSError as err:  # an unreadable cached file: say so instead of a raw traceback
+        raise WeightsUnavailableError(_missing_message(cached, f"the cached file cannot be read: {err}")) from None
     if not download:
         raise WeightsUnavailableError(_missing_message(cached, "downloading was not allowed"))
-    cache.mkdir(parents=True, exist_ok=True)  # Keras silently falls back to /tmp/.keras for a missing folder
+    try:
+        cache.mkdir(parents=True, exist_ok=True)  # Keras silently falls back to /tmp/.keras for a missing folder
+    except OSError as err:  # ~/.keras is a file, read-only, ...
+        why = f"the cache folder {cache} cannot be created ({err}); set KERAS_HOME to a writable folder"
+        raise WeightsUnavailableError(_missing_message(cached, why)) from None
     try:
         fetched = keras.utils.get_file(
             WEIGHTS_FILE, origin, cache_subdir="models", file_hash=file_hash, cache_dir=str(cache)

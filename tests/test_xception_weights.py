@@ -169,3 +169,22 @@ def test_notebook_03_explains_with_the_trained_xception_when_its_weights_are_her
     assert namespace["trained_result"].heatmaps.shape == (1, 10, 10)
     assert plt.gcf().axes[0].get_title().startswith("map of ")
     plt.close("all")
+
+
+def test_a_keras_cache_that_is_a_file_or_unreadable_is_a_clear_weights_error(tmp_path, monkeypatch):
+    """Issue 15: ~/.keras as a file (the folder cannot be made) and a cached weights file that cannot be read each give
+    WeightsUnavailableError saying why, not a raw OSError from mkdir or open."""
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the Keras cache folder should be")
+    with pytest.raises(gc.WeightsUnavailableError, match="cannot be created"):
+        xception.resolve_weights(cache_dir=blocker / "keras", origin="file:///nonexistent/x.h5")
+    cached = tmp_path / "cache" / "models" / xception.WEIGHTS_FILE
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"weights")
+
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(xception, "_md5", unreadable)
+    with pytest.raises(gc.WeightsUnavailableError, match="cannot be read"):
+        xception.resolve_weights(cache_dir=tmp_path / "cache", download=False)
