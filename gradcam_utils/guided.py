@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import _graph, engine
+from . import _graph, engine, engine_checks
 from .engine import TOP_CLASS
 from .errors import GradCAMError, UnsupportedModelError
 from .images import to_batch
@@ -176,7 +176,12 @@ def _guided(model: keras.Model, images, class_index) -> tuple[np.ndarray, np.nda
     plan = get_guided_plan(model)
     batch = to_batch(images, plan.input_shape)
     wanted = engine.requested_classes(class_index, len(batch), plan.num_classes)
-    return plan.run(batch, wanted)
+    grads, used, scores = plan.run(batch, wanted)
+    engine_checks.check_finite(  # NaN weights or an overflowing input: say so rather than return a NaN picture
+        {"the class scores": scores, "the guided gradients": grads},
+        lambda rows: engine_checks.nonfinite_cause(model, batch[rows]),
+    )
+    return grads, used
 
 
 def get_guided_plan(model: keras.Model) -> _GuidedPlan:
@@ -199,10 +204,11 @@ class _GuidedPlan:
     def trace_count(self) -> int:
         return self._traced.experimental_get_tracing_count()
 
-    def run(self, images: np.ndarray, class_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        grads, used, num_classes = self._traced(tf.constant(images), tf.constant(class_indices))
+    def run(self, images: np.ndarray, class_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(guided gradients (B, H, W, C), classes used (B,), pre-softmax scores (B, classes)) for a batch."""
+        grads, used, num_classes, logits = self._traced(tf.constant(images), tf.constant(class_indices))
         engine.check_class_range(class_indices[class_indices != TOP_CLASS], int(num_classes))
-        return np.asarray(grads, np.float32), used.numpy().astype(np.int64)
+        return np.asarray(grads, np.float32), used.numpy().astype(np.int64), np.asarray(logits)
 
     def _compute(self, images, class_indices):
         with tf.GradientTape(watch_accessed_variables=False) as tape:  # only the pixels: cheaper to trace
@@ -216,7 +222,7 @@ class _GuidedPlan:
         grads = tape.gradient(total, images)
         if grads is None:  # the scores do not depend on the pixels (e.g. a constant model)
             grads = tf.zeros_like(images)
-        return tf.cast(grads, tf.float32), used, num_classes
+        return tf.cast(grads, tf.float32), used, num_classes, logits
 
 
 @tf.custom_gradient

@@ -356,3 +356,12 @@ def test_odd_models_get_clear_errors_before_any_work(case):
 def test_a_variable_size_model_still_runs_at_its_smallest_size():
     model = _any_size()
     assert gc.compute_heatmaps(model, np.ones((1, 8, 8, 3), np.float32)).shape == (1, 1, 1)
+
+
+@pytest.mark.parametrize("fault", ["nan weights", "inf weights", "overflowing input"])
+def test_guided_backprop_never_returns_nan_either(models, fault):
+    """Guided backprop runs its own gated pass, so it needs the same check as the engine's: it raises, naming the
+    cause, instead of returning a NaN picture (guided Grad-CAM raised already, through its Grad-CAM half)."""
+    kind, images, message = FAULTS[fault]
+    with pytest.raises(gc.NonFiniteError, match=message):
+        gc.guided_backprop(models[kind], images)

@@ -1,6 +1,7 @@
 """The model registry and the embedded ImageNet model on real photographs, offline."""
 
 import io
+import re
 import struct
 import tracemalloc
 import zipfile
@@ -10,6 +11,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+from PIL import Image
 
 import gradcam_utils as gc
 from gradcam_utils import imagenet, zoo
@@ -290,3 +292,23 @@ def test_a_bundle_never_predicts_nan(tmp_path):
     name = broken.model.layers[-1].name
     with pytest.raises(gc.NonFiniteError, match=rf"scores are NaN for images 0, 1: .*layer '{name}', weight 'bias'"):
         broken.predict(images)
+
+
+def test_the_command_refuses_a_zip_bomb_model_before_keras_reads_it(tmp_path, monkeypatch, capsys):
+    """`gradcam explain --model bomb.keras`: the command loads a user's file through the same archive check (one
+    line, exit 2, and Keras' loader never called)."""
+    from gradcam_utils import cli
+
+    bomb = tmp_path / "bomb.keras"
+    build, message = HOSTILE_ARCHIVES["deflate bomb (80 MiB of zeros in 80 KB)"]
+    build(bomb)
+
+    def never(*args, **kwargs):
+        raise AssertionError("Keras' loader was called on a refused archive")
+
+    monkeypatch.setattr(keras.saving, "load_model", never)
+    image = tmp_path / "in.png"
+    Image.new("RGB", (8, 8)).save(image)
+    assert cli.main(["explain", str(image), "--model", str(bomb), "--out", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and len(err.strip().splitlines()) == 1

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import class_labels, zoo
 from .. import layers as layer_lookup
-from ..errors import LayerError, UnsupportedModelError, WeightsUnavailableError
+from ..errors import LayerError, ModelFileError, UnsupportedModelError, WeightsUnavailableError
 from ._common import DEFAULT_MODEL, PROG, UsageError, _one_line
 
 # How a .keras file's model wants its uint8 RGB pixels.
@@ -62,7 +62,9 @@ def _bundle_from_file(path: Path, preprocess: str, class_names_file: str | None)
     import keras
 
     try:
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)  # safe mode: no code runs from it
+        model = zoo.load_keras_file(path)  # the archive checked for zip bombs first, then safe mode: no code runs
+    except ModelFileError as err:  # already says which file and why
+        raise UsageError(_one_line(err)) from None
     except Exception as err:  # Keras raises ValueError, TypeError, OSError, BadZipFile... for a bad file
         raise UsageError(
             f"'{path}' could not be loaded as a Keras model ({type(err).__name__}: {_one_line(err)})."
