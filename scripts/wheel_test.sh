@@ -60,13 +60,16 @@ package = [n for n in names if not n.startswith("gradcam_utils-")]  # leave out 
 data = sorted(n for n in package if n.startswith("gradcam_utils/data/"))
 # Exactly the data files git knows (the copy holds no others), nothing compiled, nothing outside the package.
 expected = sorted(str(p.relative_to(source)) for p in (source / "gradcam_utils" / "data").rglob("*") if p.is_file())
-stray = [n for n in package if "__pycache__" in n or n.endswith(".pyc") or not n.startswith("gradcam_utils/")]
+outside = {"gradcam_launcher.py"}  # the command's entry point, outside the package on purpose
+stray = [n for n in package if "__pycache__" in n or n.endswith(".pyc") or not (n.startswith("gradcam_utils/") or n in outside)]
 problems = []
 if data != expected:
     problems.append(f"data files: missing {sorted(set(expected) - set(data))}, "
                     f"unexpected {sorted(set(data) - set(expected))}")
 if stray:
     problems.append(f"stray files: {stray}")
+if not outside <= set(package):
+    problems.append(f"{sorted(outside - set(package))} missing ([tool.setuptools] py-modules)")
 if "gradcam_utils/cli/index.html" not in package:
     problems.append("gradcam_utils/cli/index.html (the page template of `gradcam explain`) is missing")
 if problems:

@@ -496,3 +496,22 @@ def test_max_pixels_raised_above_the_library_default_explains_a_larger_image(tmp
     assert item["original_size"] == [height, width]
     assert cli.main(["explain", str(picture.parent), "--out", str(tmp_path / "default"), "-q"]) == 1
     assert "max-pixels" in capsys.readouterr().out.lower()
+
+
+def test_ctrl_c_while_the_command_starts_prints_one_line_not_a_traceback(tmp_path):
+    """Issue 15: SIGINT while TensorFlow is still being imported (the command's first seconds) ends with exit 130 and
+    one line. The installed script's entry point is gradcam_launcher.main, which imports the command itself."""
+    import signal
+    import time
+
+    script = Path(sys.executable).parent / "gradcam"
+    assert script.is_file() and "gradcam_launcher" in script.read_text(), "reinstall: `make install`"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(
+        [str(script), "list-models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    time.sleep(0.5)  # the interpreter is up and importing TensorFlow, which takes seconds
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and stderr.strip() == "gradcam: interrupted while starting; nothing was written."
