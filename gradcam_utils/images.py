@@ -347,12 +347,19 @@ def to_batch(images, expected_shape: tuple | None = None, max_pixels: int = MAX_
             f"Images of {array.shape[1]}x{array.shape[2]} = {array.shape[1] * array.shape[2]:,} pixels are over the "
             f"{max_pixels:,}-pixel limit that keeps memory bounded; resize them first (load_image(path, size=...))."
         )
-    array = array.astype(np.float32)  # always a copy: the caller's array is never touched
     if not np.isfinite(array).all():
         raise ImageInputError(
             "Images contain NaN or infinite values; a model cannot be explained on them. Check the preprocessing step."
         )
-    return array
+    with np.errstate(over="ignore"):  # an overflow is reported below, in words
+        converted = array.astype(np.float32)  # always a copy: the caller's array is never touched
+    if not np.isfinite(converted).all():
+        largest = float(np.max(np.abs(array)))
+        raise ImageInputError(
+            f"Images have values up to {largest:.3g}, beyond float32's range (about 3.4e38), which the model computes "
+            "in; they would become infinite. Check the preprocessing step (pixels are usually in [0, 255] or [-1, 1])."
+        )
+    return converted
 
 
 def save_png(image: np.ndarray, file: BinaryIO) -> None:

@@ -167,3 +167,17 @@ def test_a_batch_whose_rank_differs_from_the_models_input_is_refused():
     # (8, 8) matches the first two axes: comparing only as far as the shorter shape goes would let it through
     with pytest.raises(gc.ImageInputError, match=r"expects images of shape \(batch, 8, 8\)"):
         to_batch(np.zeros((1, 8, 8, 3)), expected_shape=(8, 8))
+
+
+def test_to_batch_says_when_float64_values_overflow_float32():
+    """A float64 batch with values past float32's range (~3.4e38) would turn infinite in the cast: the message says
+    so, instead of blaming NaN or infinite values the caller never had. The caller's array is left alone."""
+    from gradcam_utils.images import to_batch
+
+    batch = np.full((1, 4, 4, 3), 1e39)
+    before = batch.copy()
+    with pytest.raises(gc.ImageInputError, match=r"values up to 1e\+39, beyond float32's range"):
+        to_batch(batch, (4, 4, 3))
+    np.testing.assert_array_equal(batch, before)
+    with pytest.raises(gc.ImageInputError, match="NaN or infinite"):
+        to_batch(np.full((1, 4, 4, 3), np.nan), (4, 4, 3))
