@@ -5,7 +5,10 @@ from ._quiet import import_tensorflow_quietly as _import_tensorflow_quietly
 _import_tensorflow_quietly()
 
 # ruff: noqa: E402  (imports follow the quiet TensorFlow import on purpose)
-from . import metrics  # gc.metrics.pointing_game, ... (scores against ground truth)
+from . import (
+    metrics,  # gc.metrics.pointing_game, ... (scores against ground truth)
+    targets,  # gc.targets.ClassScore, ... (what target= explains)
+)
 from .classic import get_img_array, make_gradcam_heatmap, save_and_display_gradcam
 from .course import sample_image_path, sample_images
 from .engine import (
@@ -59,6 +62,8 @@ __all__ = [
     "heatmaps_from",
     "default_layer_name",
     "list_conv_layers",
+    # what a map explains (target=): gc.targets.ClassScore, Difference, MultiLabel, Regression, RegionScore
+    "targets",
     # guided maps, faithfulness and sanity checks
     "average_drop",
     "cascading_randomization",

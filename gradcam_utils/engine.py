@@ -31,12 +31,14 @@ from . import layers as layer_lookup
 from .errors import (
     ClassIndexError,
     EmptyHeatmapWarning,
+    GradCAMError,
     LayerError,
     NonFiniteError,
     check_method,
 )
 from .lru import LRUCache
 from .methods import METHODS, CamInputs
+from .targets import Target, check_target, class_only_refusal, class_target, no_gradient_message, target_scores
 
 TOP_CLASS = -1  # class index sent into the graph meaning "this image's top class"
 
@@ -62,6 +64,7 @@ def explain(
     method: str = "gradcam",
     normalize: bool = True,
     batch_size: int = 32,
+    target=None,
 ) -> GradCAMResult:
     """Compute class activation maps for a batch and report which class each one explains.
 
@@ -73,15 +76,21 @@ def explain(
         method: a name from ``available_methods()``.
         normalize: divide each map by its maximum so it lies in [0, 1].
         batch_size: images per extra forward pass, for methods that need them (Score-CAM).
+        target: instead of ``class_index``, what to explain: a callable taking the model's output batch (pre-softmax)
+            and returning one differentiable score per image, shape (B,); see ``gradcam_utils.targets``. The
+            result's ``class_indices`` are then the target's classes (-1 where it is not one class's score), its
+            ``scores`` the target's scores and its ``logits`` the model's pre-activation outputs.
     """
     check_method(method, METHODS)
-    inputs = gradient_inputs(model, images, layer_name, class_index, batch_size=batch_size)
+    check_target(target, class_index, method)
+    targeted = {} if target is None else {"target": target}  # callers' wrappers of gradient_inputs predate target
+    inputs = gradient_inputs(model, images, layer_name, class_index, batch_size=batch_size, **targeted)
     heatmaps, empty = heatmaps_from(inputs, method, normalize, _stacklevel=4)  # warn at the line that called explain
     return GradCAMResult(heatmaps, inputs.class_indices, inputs.scores, empty, inputs.layer_name, method, inputs.logits)
 
 
 def gradient_inputs(
-    model: keras.Model, images, layer_name: str | None = None, class_index=None, batch_size: int = 32
+    model: keras.Model, images, layer_name: str | None = None, class_index=None, batch_size: int = 32, target=None
 ) -> CamInputs:
     """One forward and one backward pass: the layer's activations, the class scores' gradients, and the rest.
 
@@ -89,22 +98,32 @@ def gradient_inputs(
     (notebook 02 does); ``heatmaps_from(inputs, method)`` turns it into maps without running the model again
     (except Score-CAM, whose weights come from extra forward passes, ``batch_size`` images at a time). The passes
     run ``batch_size`` images at a time too, so a long batch does not hold every image's intermediate activations at
-    once. Raises :class:`NonFiniteError` when an activation, score or gradient is NaN or infinite.
+    once. Raises :class:`NonFiniteError` when an activation, score or gradient is NaN or infinite. ``target``
+    (instead of ``class_index``) differentiates a score of your own; see ``explain``.
     """
     checks.check_batch_size(batch_size)
-    plan = _get_plan(model, layer_name)
+    check_target(target, class_index)
+    plan = _get_plan(model, layer_name, target)
     batch = checks.model_batch(images, plan)
-    wanted = requested_classes(class_index, len(batch), plan.num_classes)
+    if target is None:
+        wanted = requested_classes(class_index, len(batch), plan.num_classes)
+    else:  # the plan's second input is then each image's row in the batch, for per-image target parameters
+        if isinstance(target, Target):
+            target.check(len(batch), plan.output_shape)
+        wanted = np.arange(len(batch), dtype=np.int32)
     parts = [
         plan.run(batch[start : start + batch_size], wanted[start : start + batch_size], start)
         for start in range(0, len(batch), batch_size)
     ]
-    activations, gradients, logits, used = (
+    activations, gradients, logits, used, scores = (
         np.concatenate(arrays) if len(parts) > 1 else arrays[0] for arrays in zip(*parts, strict=True)
     )
-    scores = logits[np.arange(len(used)), used]
+    if target is not None:
+        used = target.class_indices(len(batch)) if isinstance(target, Target) else np.full(len(batch), -1, np.int64)
 
     def probabilities_of(inputs: np.ndarray) -> np.ndarray:
+        if target is not None and not class_target(target):
+            raise GradCAMError(class_only_refusal("scorecam", target))
         return class_probabilities(model, inputs, batch_size=batch_size)
 
     return CamInputs(activations, gradients, used, scores, batch, probabilities_of, plan.layer_name, logits)
@@ -135,12 +154,13 @@ def compute_heatmaps(
     method: str = "gradcam",
     normalize: bool = True,
     batch_size: int = 32,
+    target=None,
 ) -> np.ndarray:
     """Class activation maps (B, h, w), float32, one per image; see ``explain`` for the arguments.
 
     Use ``explain`` instead when you also need the class each map explains and its score.
     """
-    return explain(model, images, layer_name, class_index, method, normalize, batch_size).heatmaps
+    return explain(model, images, layer_name, class_index, method, normalize, batch_size, target).heatmaps
 
 
 def available_methods() -> list[str]:
@@ -232,17 +252,23 @@ _PLAN_CACHE = LRUCache(max_items=16)
 _LOGITS = object()  # cache key of a model's logits-only plan (never equal to a layer name)
 
 
-def _get_plan(model: keras.Model, layer_name: str | None) -> _GradientPlan:
-    """The cached plan for (model, layer); layers are looked up only when the plan is not cached yet.
+def _get_plan(model: keras.Model, layer_name: str | None, target=None) -> _GradientPlan:
+    """The cached plan for (model, layer, target); layers are looked up only when the plan is not cached yet.
 
     A plan is filed under the name asked for and under the resolved name, so ``None`` and the default layer's name
-    share one plan.
+    share one plan. A target is part of the key (equal targets of ``gradcam_utils.targets`` share a plan).
     """
-    plan = _cached_plan(model, layer_name)
+
+    def key(name):
+        return name if target is None else ("target", name, target)
+
+    plan = _cached_plan(model, key(layer_name))
     if plan is None:
         name = layer_lookup.default_layer_name(model) if layer_name is None else layer_name
-        plan = cached_plan(model, name, lambda: _GradientPlan(model, layer_lookup.find_layer_path(model, name), name))
-        _file_plan(model, layer_name, plan)
+        plan = cached_plan(
+            model, key(name), lambda: _GradientPlan(model, layer_lookup.find_layer_path(model, name), name, target)
+        )
+        _file_plan(model, key(layer_name), plan)
     return plan
 
 
@@ -313,11 +339,19 @@ class _LogitsPlan:
 class _GradientPlan:
     """Activations, pre-softmax scores and per-image gradients for one (model, layer), as a traced function."""
 
-    def __init__(self, model: keras.Model, path: tuple, layer_name: str):
+    def __init__(self, model: keras.Model, path: tuple, layer_name: str, target=None):
         self.model = model
         self.path = path
         self.layer_name = layer_name
-        self.input_shape, self.num_classes = _graph.model_shapes(model)
+        self.target = target
+        if target is None:
+            self.input_shape, self.num_classes = _graph.model_shapes(model)
+            self.output_shape: tuple = (self.num_classes,)
+        else:  # a target reads any output shape: (B, classes), (B,), a segmentation's (B, H, W, classes)
+            graph = _graph.graph_of(model)
+            self.input_shape, self.output_shape = tuple(graph.inputs[0].shape[1:]), tuple(graph.outputs[0].shape[1:])
+            self.num_classes = self.output_shape[-1] if self.output_shape else None
+        self._no_target_gradient = False
         self.sizes_ok: set[tuple] = set()  # image shapes the model's layers are known to take (variable-size models)
         self._disconnected = False
         self._traced = _graph.traced(
@@ -329,19 +363,25 @@ class _GradientPlan:
         return self._traced.experimental_get_tracing_count()
 
     def run(self, images: np.ndarray, class_indices: np.ndarray, first_image: int = 0):
-        """(activations, gradients, logits, classes used) for ``images``, checked finite.
+        """(activations, gradients, logits, classes used, scores) for ``images``, checked finite.
 
-        ``first_image`` is the images' index in the caller's batch, for messages.
+        ``first_image`` is the images' index in the caller's batch, for messages. With a target, ``class_indices``
+        are the images' rows in the caller's batch.
         """
-        acts, grads, logits, used, num_classes = checks.call_traced(self._traced, images, class_indices)
+        acts, grads, logits, used, num_classes, scores = checks.call_traced(self._traced, images, class_indices)
+        if self._no_target_gradient:
+            raise GradCAMError(no_gradient_message(self.target))
         if self._disconnected:
             raise LayerError(
                 f"The model's output does not depend on layer '{self.path[-1].name}' (it sits on a "
                 "branch that does not reach the output); pick a layer on the way to the prediction."
             )
         # Normally checked before the call; this catches models whose class count is only known at run time.
-        check_class_range(class_indices[class_indices != TOP_CLASS], int(num_classes))
-        acts, grads, logits = (np.asarray(a, np.float32) for a in (acts, grads, logits))
+        if self.target is None:
+            check_class_range(class_indices[class_indices != TOP_CLASS], int(num_classes))
+        acts, grads, logits, scores = (np.asarray(a, np.float32) for a in (acts, grads, logits, scores))
+        if scores.shape != (len(images),):
+            raise GradCAMError(f"target={self.target!r} returned {scores.shape[0]} scores for {len(images)} images.")
         name = layer_lookup.display_name(self.path)
         checks.check_finite(
             {
@@ -352,7 +392,7 @@ class _GradientPlan:
             lambda rows: checks.nonfinite_cause(self.model, images[rows]),
             first_image,
         )
-        return acts, grads, logits, used.numpy().astype(np.int64)
+        return acts, grads, logits, used.numpy().astype(np.int64), scores
 
     def _compute(self, images, class_indices):
         # Only the chosen activations are watched (``_forward`` does it): the tape then records just the ops between
@@ -361,16 +401,20 @@ class _GradientPlan:
             activations, logits = _forward(self.model, images, self.path, tape)
             logits = tf.cast(logits, tf.float32)  # mixed-precision models compute in float16
             num_classes = tf.shape(logits)[-1]
-            top = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            used = tf.where(class_indices == TOP_CLASS, top, class_indices)
-            safe = tf.clip_by_value(used, 0, num_classes - 1)  # out-of-range indices are reported after the call
-            scores = tf.gather(logits, safe, axis=1, batch_dims=1)
+            if self.target is not None:  # class_indices are then the images' rows in the caller's batch
+                used, scores = class_indices, target_scores(self.target, logits, class_indices)
+            else:
+                top = tf.argmax(logits, axis=-1, output_type=tf.int32)
+                used = tf.where(class_indices == TOP_CLASS, top, class_indices)
+                safe = tf.clip_by_value(used, 0, num_classes - 1)  # out-of-range indices are reported after the call
+                scores = tf.gather(logits, safe, axis=1, batch_dims=1)
             total = tf.reduce_sum(scores)  # sum over images: one backward pass, per-image gradients
-        grads = tape.gradient(total, activations)
+        grads, to_output = tape.gradient(total, [activations, logits])
+        self._no_target_gradient = self.target is not None and to_output is None  # known while tracing
         self._disconnected = grads is None  # known while tracing: a fact of the graph, not of the data
         if grads is None:
             grads = tf.zeros_like(activations)
-        return tf.cast(activations, tf.float32), tf.cast(grads, tf.float32), logits, used, num_classes
+        return tf.cast(activations, tf.float32), tf.cast(grads, tf.float32), logits, used, num_classes, scores
 
 
 def _forward(model: keras.Model, x, path: tuple, tape, logits: bool = True):

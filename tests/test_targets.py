@@ -1,0 +1,203 @@
+"""``target=``: each target checked against a route that does not use it. ClassScore against ``class_index`` (the
+engine's own path, exactly); Difference against the CAM closed form on a GAP -> Dense head; a target's gradients against
+central finite differences through a numpy float64 copy of the head; RegionScore against a hand-written GradientTape
+loop on a tiny segmentation net; MultiLabel against ``class_index`` on the same weights without the sigmoid."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from helpers import assert_unchanged, model_fingerprint, tiny_functional
+
+import gradcam_utils as gc
+from gradcam_utils import engine
+from gradcam_utils.errors import ClassIndexError, GradCAMError
+from gradcam_utils.targets import ClassScore, Difference, MultiLabel, RegionScore, Regression
+
+GRADIENT_METHODS = ["gradcam", "counterfactual", "gradcam++", "hirescam", "layercam", "xgradcam"]
+
+
+def layer_activations(model, layer_name, images):
+    return keras.Model(model.inputs[0], model.get_layer(layer_name).output)(images).numpy()
+
+
+def normalised(maps):
+    maps = np.maximum(maps, 0)
+    peaks = maps.max(axis=(1, 2), keepdims=True)
+    return maps / np.where(peaks > 0, peaks, 1)
+
+
+def tiny_segmenter():
+    """conv (4 maps, relu) -> 1x1 conv to 3 classes -> softmax: an (8, 8, 3) segmentation output."""
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="feat")(inputs)
+    x = keras.layers.Conv2D(3, 3, padding="same", name="seg_logits")(x)
+    return keras.Model(inputs, keras.layers.Activation("softmax", name="probs")(x), name="segmenter")
+
+
+@pytest.mark.parametrize("method", GRADIENT_METHODS + ["scorecam"])
+def test_class_score_is_class_index_exactly(images, method):
+    model = tiny_functional()
+    by_index = gc.explain(model, images, "conv2_act", class_index=[2, 0, 1, 2], method=method, normalize=False)
+    by_target = gc.explain(  # batch_size=3: per-image classes must follow the images across slices
+        model, images, "conv2_act", method=method, normalize=False, target=ClassScore([2, 0, 1, 2]), batch_size=3
+    )
+    np.testing.assert_array_equal(by_target.heatmaps, by_index.heatmaps)
+    np.testing.assert_array_equal(by_target.scores, by_index.scores)
+    np.testing.assert_array_equal(by_target.class_indices, [2, 0, 1, 2])
+
+
+def test_difference_is_the_cam_closed_form(images):
+    """On GAP -> Dense, d(s_a - s_b)/dA_k = (w_ka - w_kb) / (h w) everywhere, so Grad-CAM is relu(A (w_a - w_b))."""
+    model = tiny_functional()
+    result = gc.explain(model, images, "conv2_act", target=Difference(0, 2))
+    kernel = model.get_layer("predictions").kernel.numpy()
+    expected = normalised(layer_activations(model, "conv2_act", images) @ (kernel[:, 0] - kernel[:, 2]))
+    np.testing.assert_allclose(result.heatmaps, expected, rtol=1e-5, atol=1e-6)
+    logits = model(images).numpy()
+    np.testing.assert_allclose(result.scores, logits[:, 0] - logits[:, 2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(result.class_indices, [-1] * 4)
+
+
+def test_gradients_of_a_target_are_central_finite_differences(images):
+    """A nonlinear target through GAP -> Dense, differentiated by central differences in float64 numpy."""
+    model = tiny_functional()
+
+    def target(out):
+        return out[:, 0] ** 2 - out[:, 1] * out[:, 2]
+
+    inputs = gc.gradient_inputs(model, images, "conv2_act", target=target)
+    kernel, bias = (w.numpy().astype(np.float64) for w in model.get_layer("predictions").weights)
+
+    def score(acts):  # (h, w, K) -> the target's score for one image, float64
+        z = acts.mean(axis=(0, 1)) @ kernel + bias
+        return z[0] ** 2 - z[1] * z[2]
+
+    eps = 1e-4
+    for b in range(len(images)):
+        acts = inputs.activations[b].astype(np.float64)
+        numeric = np.zeros_like(acts)
+        for idx in np.ndindex(acts.shape):
+            up, down = acts.copy(), acts.copy()
+            up[idx] += eps
+            down[idx] -= eps
+            numeric[idx] = (score(up) - score(down)) / (2 * eps)
+        np.testing.assert_allclose(inputs.gradients[b], numeric, rtol=1e-4, atol=1e-6)
+        assert inputs.scores[b] == pytest.approx(score(acts), rel=1e-5)
+
+
+def hand_region_gradcam(model, images, class_index, masks):
+    """Grad-CAM for sum(logits[..., c] * mask) by a GradientTape over the model's own layers, image by image."""
+    features = keras.Model(model.inputs[0], model.get_layer("feat").output)
+    maps, grads_all = [], []
+    for image, mask in zip(images, masks, strict=True):
+        with tf.GradientTape() as tape:
+            acts = features(image[None])
+            tape.watch(acts)
+            logits = model.get_layer("seg_logits")(acts)
+            score = tf.reduce_sum(logits[0, :, :, class_index] * mask)
+        grads = tape.gradient(score, acts).numpy()
+        grads_all.append(grads[0])
+        maps.append(np.einsum("hwk,k->hw", acts.numpy()[0], grads.mean(axis=(1, 2))[0]))
+    return normalised(np.stack(maps)), np.stack(grads_all)
+
+
+def test_region_score_is_a_hand_written_tape_loop(images):
+    model = tiny_segmenter()
+    rng = np.random.default_rng(5)
+    masks = rng.random((4, 8, 8)) > 0.5
+    expected, grads = hand_region_gradcam(model, images, 1, masks.astype(np.float32))
+    inputs = gc.gradient_inputs(model, images, "feat", target=RegionScore(1, masks), batch_size=3)
+    np.testing.assert_allclose(inputs.gradients, grads, rtol=1e-5, atol=1e-6)
+    result = gc.explain(model, images, "feat", target=RegionScore(1, masks), batch_size=3)
+    np.testing.assert_allclose(result.heatmaps, expected, rtol=1e-5, atol=1e-6)
+    shared = gc.explain(model, images, "feat", target=RegionScore(1, masks[0]))
+    np.testing.assert_allclose(shared.heatmaps, hand_region_gradcam(model, images, 1, [masks[0]] * 4)[0], atol=1e-6)
+    box = np.zeros((8, 8), bool)
+    box[2:6, 1:4] = True
+    by_box = gc.compute_heatmaps(model, images, "feat", target=RegionScore(1, (2, 1, 6, 4)))
+    np.testing.assert_array_equal(by_box, gc.compute_heatmaps(model, images, "feat", target=RegionScore(1, box)))
+
+
+def test_multi_label_is_class_index_without_the_sigmoid(images):
+    tagger, plain = tiny_functional("sigmoid"), tiny_functional(None)  # same seed: the same weights
+    for label in range(3):
+        by_label = gc.explain(tagger, images, "conv2_act", target=MultiLabel(label))
+        by_index = gc.explain(plain, images, "conv2_act", class_index=label)
+        np.testing.assert_allclose(by_label.heatmaps, by_index.heatmaps, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(by_label.scores, by_index.scores, rtol=1e-6)
+
+
+def test_regression_output(images):
+    model = tiny_functional(None, classes=1)
+    by_target = gc.compute_heatmaps(model, images, "conv2_act", target=Regression(0))
+    kernel = model.get_layer("predictions").kernel.numpy()
+    np.testing.assert_allclose(
+        by_target, normalised(layer_activations(model, "conv2_act", images) @ kernel[:, 0]), atol=1e-6
+    )
+
+
+def test_every_gradient_method_takes_a_target_and_leaves_the_model_unchanged(images):
+    model = tiny_functional("softmax")
+    before = model_fingerprint(model)
+    for method in GRADIENT_METHODS:
+        result = gc.explain(model, images, "conv1_act", method=method, target=Difference(1, 0))
+        assert result.heatmaps.shape == (4, 8, 8) and np.isfinite(result.heatmaps).all(), method
+        assert result.heatmaps.max() == 1.0, method
+    assert_unchanged(model, before)
+
+
+def test_scorecam_refuses_a_target_that_is_not_a_class(images):
+    model = tiny_functional()
+    with pytest.raises(GradCAMError, match="Score-CAM weights each channel by the softmax probability"):
+        gc.explain(model, images, "conv2_act", method="scorecam", target=Difference(0, 1))
+    inputs = gc.gradient_inputs(model, images, "conv2_act", target=Difference(0, 1))
+    with pytest.raises(GradCAMError, match="Score-CAM weights each channel"):
+        gc.heatmaps_from(inputs, "scorecam")
+    with pytest.raises(GradCAMError, match="Score-CAM weights each channel"):  # a sigmoid head has no softmax
+        gc.explain(model, images, "conv2_act", method="scorecam", target=MultiLabel(0))
+
+
+def test_traced_once_per_model_layer_and_target(images):
+    model = tiny_functional()
+    gc.explain(model, images, "conv2_act", target=Difference(0, 1))
+    plan = engine._get_plan(model, "conv2_act", Difference(0, 1))  # an equal target: the same plan
+    gc.explain(model, images[:2], "conv2_act", target=Difference(0, 1))
+    assert plan.trace_count == 1 and engine._get_plan(model, "conv2_act", Difference(0, 1)) is plan
+    assert engine._get_plan(model, "conv2_act", Difference(1, 0)) is not plan
+    assert engine._get_plan(model, "conv2_act") is not plan
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"class_index": 1, "target": ClassScore(1)}, GradCAMError, "either class_index or target"),
+        ({"target": 3}, GradCAMError, "target must be a callable"),
+        ({"target": lambda out: out[:, :2]}, GradCAMError, r"must return one score per image, shape \(B,\)"),
+        ({"target": lambda out: tf.reduce_sum(out)}, GradCAMError, r"must return one score per image"),
+        ({"target": lambda out: tf.argmax(out, axis=1)}, GradCAMError, "have no gradient"),
+        ({"target": lambda out: tf.stop_gradient(out[:, 0])}, GradCAMError, "has no gradient with respect to"),
+        ({"target": lambda out: out[:, 0] / 0 + missing}, GradCAMError, "raised NameError"),  # noqa: F821
+        ({"target": ClassScore([0, 1])}, GradCAMError, "parameters for 2 images but the batch has 4"),
+        ({"target": ClassScore(7)}, ClassIndexError, "out of range"),
+        ({"target": RegionScore(0, (0, 0, 2, 2))}, GradCAMError, r"needs a \(B, H, W, classes\) output"),
+    ],
+)
+def test_a_wrong_target_gets_a_clear_error(images, kwargs, error, message):
+    model = tiny_functional()
+    with pytest.raises(error, match=message):
+        gc.explain(model, images, "conv2_act", **kwargs)
+
+
+def test_a_bad_target_definition_is_refused_when_made():
+    with pytest.raises(ClassIndexError, match="must be an int"):
+        ClassScore(1.5)
+    with pytest.raises(GradCAMError, match="bool mask"):
+        RegionScore(1, np.ones((8, 8)))
+    with pytest.raises(GradCAMError, match="top < bottom"):
+        RegionScore(1, (4, 0, 2, 3))
+    with pytest.raises(GradCAMError, match="grid"):
+        gc.explain(
+            tiny_segmenter(), np.zeros((1, 8, 8, 3), np.float32), "feat", target=RegionScore(0, np.ones((4, 4), bool))
+        )
