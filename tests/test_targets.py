@@ -201,3 +201,15 @@ def test_a_bad_target_definition_is_refused_when_made():
         gc.explain(
             tiny_segmenter(), np.zeros((1, 8, 8, 3), np.float32), "feat", target=RegionScore(0, np.ones((4, 4), bool))
         )
+
+
+def test_a_target_called_directly_scores_a_whole_batch():
+    """The targets are plain callables too, checked against numpy indexing and sums."""
+    outputs = np.arange(12, dtype=np.float32).reshape(4, 3)
+    np.testing.assert_array_equal(ClassScore([0, 2, 1, 0])(outputs), outputs[np.arange(4), [0, 2, 1, 0]])
+    np.testing.assert_array_equal(Difference(2, 0)(outputs), outputs[:, 2] - outputs[:, 0])
+    np.testing.assert_array_equal(Regression(1)(outputs), outputs[:, 1])
+    seg = np.random.default_rng(1).normal(size=(2, 4, 4, 3)).astype(np.float32)
+    np.testing.assert_allclose(RegionScore(2, (1, 0, 3, 2))(seg), seg[:, 1:3, 0:2, 2].sum(axis=(1, 2)), rtol=1e-6)
+    assert ClassScore(1) == ClassScore(1) and hash(ClassScore(1)) == hash(ClassScore(1))
+    assert ClassScore(1) != MultiLabel(1) and Difference(0, 1) != Difference(1, 0)
