@@ -196,3 +196,79 @@ def tf_keras_vis_gradcam(model: keras.Model, layer: str):
         )
 
     return run
+
+
+# ----- AblationCAM next to Score-CAM -------------------------------------------------------------------------------
+
+
+def ablation_calls(
+    model: keras.Model, layer: str, images: np.ndarray, batch_size: int = 64
+) -> dict[str, Callable[[], object] | None]:
+    """{method: call} for Grad-CAM, AblationCAM and Score-CAM on the same images, classes and layer.
+
+    Each call does everything ``gc.explain`` does for its method: AblationCAM's includes the forward and backward
+    pass that gives the activations, then the layers after ``layer`` once per channel (``_graph.tail_function``);
+    Score-CAM's runs the whole model once per channel. The model is attached to the inputs here, as ``explain``
+    does once the engine hands it to the methods (issue 16).
+    """
+    import dataclasses
+
+    from gradcam_utils import engine
+
+    classes = gc.class_logits(model, images).argmax(axis=1)
+
+    def ablation():
+        inputs = engine.gradient_inputs(model, images, layer, classes, batch_size=batch_size)
+        return engine.heatmaps_from(dataclasses.replace(inputs, model=model), "ablationcam")[0]
+
+    return {
+        "gradcam": lambda: gc.compute_heatmaps(model, images, layer, classes, "gradcam", batch_size=batch_size),
+        "ablationcam": ablation,
+        "scorecam": lambda: gc.compute_heatmaps(model, images, layer, classes, "scorecam", batch_size=batch_size),
+    }
+
+
+def ablation_cost(name: str, model: keras.Model, layer: str, images: np.ndarray, repeats: int = 3) -> dict:
+    """Median ms of Grad-CAM, AblationCAM and Score-CAM (interleaved), and AblationCAM's ratio to the other two."""
+    from .timing import interleaved_medians
+
+    medians = {k: v["median_ms"] for k, v in interleaved_medians(ablation_calls(model, layer, images), repeats).items()}
+    return {
+        "model": name,
+        "layer": layer,
+        "images": len(images),
+        **{f"{k}_ms": v for k, v in medians.items()},
+        "ablation_over_gradcam": medians["ablationcam"] / medians["gradcam"],
+        "scorecam_over_ablation": medians["scorecam"] / medians["ablationcam"],
+    }
+
+
+def main_ablation(quick: bool = False) -> list[dict]:
+    """``python -m benchmarks.cases``: AblationCAM at the last conv layer of shapes_gap and EfficientNet-Lite0."""
+    from gradcam_utils.synthetic import make_shapes
+
+    shapes = gc.load_model("shapes_gap")
+    rows = [
+        ablation_cost(
+            "shapes_gap",
+            shapes.model,
+            shapes.last_conv_layer,
+            np.asarray(shapes.preprocess(make_shapes(8, seed=3).images)),
+        )
+    ]
+    if not quick:
+        lite = efficientnet_case(batch_sizes=(1,))
+        rows.append(ablation_cost("efficientnet_lite0", lite.model, lite.layer, lite.images(1)))
+    for row in rows:
+        print(
+            f"{row['model']} {row['layer']} ({row['images']} images): Grad-CAM {row['gradcam_ms']:.0f} ms, "
+            f"AblationCAM {row['ablationcam_ms']:.0f} ms ({row['ablation_over_gradcam']:.1f}x Grad-CAM), "
+            f"Score-CAM {row['scorecam_ms']:.0f} ms ({row['scorecam_over_ablation']:.1f}x AblationCAM)"
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    import sys
+
+    main_ablation(quick="--quick" in sys.argv)

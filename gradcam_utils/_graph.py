@@ -12,6 +12,8 @@ assumption directly), not across the library. The private names used:
 - ``tf.function``'s ``_omit_frequent_tracing_warning``: silencing a false retracing warning (``traced``).
 - ``Layer._inbound_nodes`` and ``Node.input_tensors`` / ``output_tensors``: the calls of a layer, to tell whether a
   model is a plain chain of layers (``calls_on``, used by ``transfer.fit_head``).
+- ``Functional._nodes_by_depth`` with ``Node.operation``, ``is_input``, ``input_tensors``, ``outputs`` and
+  ``arguments.fill_in``: running only the part of a graph after a layer (``tail_call``, AblationCAM).
 """
 
 from __future__ import annotations
@@ -165,3 +167,59 @@ def traced(fn, *spec: tf.TensorSpec):
     function = tf.function(fn, input_signature=list(spec), autograph=False)
     function._omit_frequent_tracing_warning = True
     return function
+
+
+def tail_function(model: keras.Model, path: tuple, activation_shape: tuple):
+    """``tail_call`` traced for activations of ``activation_shape`` (without the batch axis; None for any size)."""
+    run = tail_call(model, path)
+    return traced(lambda activations: run(activations), tf.TensorSpec((None,) + tuple(activation_shape), tf.float32))
+
+
+def tail_call(model: keras.Model, path: tuple):
+    """A function from ``path[-1]``'s output (N, ...) to ``model``'s pre-softmax scores (N, classes), float32.
+
+    Only the operations after the layer run: the graph's nodes (``Functional._nodes_by_depth``, each node's
+    ``operation``, ``input_tensors``, ``outputs`` and ``arguments.fill_in``) are walked from that layer's node on, as
+    ``_run_through_graph`` walks them from the inputs; nested models on ``path`` are left the same way, innermost
+    first. Nothing is built on the model (a sub-model ``keras.Model(layer.output, ...)`` would add nodes to its
+    layers). Raises UnsupportedModelError when a later operation also reads a tensor from before the layer (a skip
+    connection across it): the part after the layer then cannot run from the layer's output alone.
+    """
+
+    def run(owner, path: tuple, x, logits: bool):
+        graph = graph_of(owner)
+        final_op = output_operation(graph) if logits else None
+        node, depth = _single_node(graph, path[0])
+        if len(path) > 1:
+            x = run(path[0], path[1:], x, path[0] is final_op)
+        values = {id(tensor): x for tensor in node.outputs}
+        for later in sorted((d for d in graph._nodes_by_depth if d < depth), reverse=True):
+            for step in graph._nodes_by_depth[later]:
+                if not step.operation or step.is_input or any(id(t) not in values for t in step.input_tensors):
+                    continue
+                args, kwargs = step.arguments.fill_in(values)
+                out = operation_call(step.operation, step.operation is final_op)(*args, **kwargs)
+                outputs = out if isinstance(out, (list, tuple)) else [out]
+                values.update((id(tensor), value) for tensor, value in zip(step.outputs, outputs, strict=False))
+        if id(graph.outputs[0]) not in values:
+            raise UnsupportedModelError(
+                f"The layers after '{path[0].name}' also read tensors from before it (a skip connection across "
+                "it), so they cannot run from its output alone, which AblationCAM needs. Pick the layer where the "
+                "skip connection joins (e.g. the block's Add or its activation), or a layer after it."
+            )
+        return values[id(graph.outputs[0])]
+
+    return lambda activations: tf.cast(run(model, path, activations, True), tf.float32)
+
+
+def _single_node(graph, operation) -> tuple:
+    """(node, depth) of ``operation``'s one call in ``graph``; UnsupportedModelError when it has several."""
+    found = [
+        (node, depth) for depth, nodes in graph._nodes_by_depth.items() for node in nodes if node.operation is operation
+    ]
+    if len(found) != 1:
+        raise UnsupportedModelError(
+            f"'{operation.name}' is called {len(found)} times in the model's graph; the layers after it can only be "
+            "run from it when it is called once. Pick a layer that runs once."
+        )
+    return found[0]

@@ -246,3 +246,31 @@ def test_a_layer_lists_its_calls_with_their_input_and_output_tensors():
         "Keras assumption broken: a node's output tensor is the one the next layer takes"
     )
     assert _graph.calls_on(model.get_layer("act"), model.inputs[0]) == [], "a layer not called on a tensor has no call"
+
+
+def test_nodes_by_depth_give_each_call_its_operation_tensors_and_arguments_to_fill_in(x):
+    # tail_function walks a graph from a layer's node on: nodes of lower depth come after it, each with its
+    # operation, input_tensors (KerasTensors it reads), outputs, and arguments.fill_in({id(tensor): value})
+    model = _functional(activation="softmax")
+    nodes = {node.operation.name: (node, depth) for depth, ns in model._nodes_by_depth.items() for node in ns}
+    act, act_depth = nodes["act"]
+    gap, gap_depth = nodes["gap"]
+    assert gap_depth < act_depth and nodes["dense"][1] < gap_depth and nodes["conv"][1] > act_depth, (
+        "Keras assumption broken: _nodes_by_depth numbers nodes from the output (0) up, so later calls are shallower"
+    )
+    assert gap.operation is model.get_layer("gap") and not gap.is_input
+    assert [id(t) for t in gap.input_tensors] == [id(t) for t in act.outputs]
+    value = tf.ones((2, 6, 6, 3))
+    args, kwargs = gap.arguments.fill_in({id(act.outputs[0]): value})
+    assert args[0] is value and kwargs == {}
+    deepest = model._nodes_by_depth[max(model._nodes_by_depth)]
+    assert all(node.is_input for node in deepest), "Keras assumption broken: the deepest nodes are the inputs'"
+
+
+def test_tail_function_runs_only_the_layers_after_one_and_leaves_the_softmax_out(x):
+    model = _functional(activation="softmax")
+    acts = keras.Model(model.inputs, model.get_layer("act").output)(x)  # the layer's output, by Keras' own call
+    tail = _graph.tail_function(model, (model.get_layer("act"),), (None, None, 3))
+    dense = model.get_layer("dense")
+    expected = np.asarray(keras.ops.mean(acts, axis=(1, 2))) @ np.asarray(dense.kernel) + np.asarray(dense.bias)
+    np.testing.assert_allclose(np.asarray(tail(acts)), expected, rtol=1e-5, atol=1e-6)
