@@ -44,6 +44,7 @@ from .guided import guided_backprop, guided_gradcam
 from .imagenet import Prediction, decode
 from .images import load_image
 from .layers import default_layer_name, list_conv_layers
+from .occlusion import OcclusionResult, occlusion_sensitivity
 from .overlay import COLORMAPS, colorize, overlay_heatmap
 from .resize import upsample_heatmap
 from .sanity import cascading_randomization
@@ -72,6 +73,8 @@ __all__ = [
     "guided_gradcam",
     "increase_in_confidence",
     "insertion_curve",
+    "occlusion_sensitivity",
+    "OcclusionResult",
     # images and overlays
     "COLORMAPS",
     "colorize",

@@ -126,7 +126,9 @@ def gradient_inputs(
             raise GradCAMError(class_only_refusal("scorecam", target))
         return class_probabilities(model, inputs, batch_size=batch_size)
 
-    return CamInputs(activations, gradients, used, scores, batch, probabilities_of, plan.layer_name, logits)
+    return CamInputs(
+        activations, gradients, used, scores, batch, probabilities_of, plan.layer_name, logits, model=model
+    )
 
 
 def heatmaps_from(

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NonFiniteError, check_method
+from .errors import GradCAMError, NonFiniteError, check_method
 from .resize import upsample_maps
 
 
@@ -205,6 +205,11 @@ def ablationcam(inputs: CamInputs) -> np.ndarray:
         raise ValueError(
             "AblationCAM runs the model's layers after the chosen one, so it needs the model; use "
             "gc.explain(model, images, layer_name, method='ablationcam')."
+        )
+    if (inputs.class_indices < 0).any():  # gradient_inputs(target=...) with a score that is not one class's
+        raise GradCAMError(
+            "AblationCAM weights channels by the drop in one class's score, and these inputs were computed for a "
+            "target that is not a single class; use target=ClassScore(c) (or class_index=c), or a gradient method."
         )
     from . import engine  # engine imports this module: imported when first needed
 

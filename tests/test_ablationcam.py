@@ -117,9 +117,22 @@ def test_without_the_model_it_says_to_use_explain():
         METHODS["ablationcam"](dataclasses.replace(inputs, model=None))
 
 
-@pytest.mark.xfail(strict=True, reason="engine.gradient_inputs does not hand the model to CamInputs yet (issue 16)")
 def test_explain_runs_ablationcam():
     model = tiny_functional()
     result = gc.explain(model, _images(2, seed=4), "conv2_act", method="ablationcam")
     expected, _ = engine.heatmaps_from(_inputs(model, _images(2, seed=4), "conv2_act"), "ablationcam")
     np.testing.assert_allclose(result.heatmaps, expected, atol=1e-6)
+
+
+def test_ablationcam_refuses_inputs_computed_for_a_target_that_is_not_one_class():
+    """gradient_inputs(target=Difference(...)) marks rows with class -1; AblationCAM must not read the last class."""
+    from helpers import tiny_functional
+
+    import gradcam_utils as gc
+    from gradcam_utils.targets import Difference
+
+    model = tiny_functional(name="ablation_target")
+    images = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype(np.float32)
+    inputs = gc.gradient_inputs(model, images, target=Difference(0, 2))
+    with pytest.raises(gc.GradCAMError, match="not a single class"):
+        gc.heatmaps_from(inputs, "ablationcam")

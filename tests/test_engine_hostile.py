@@ -130,7 +130,8 @@ def test_heatmaps_from_checks_the_inputs_it_is_given(models):
         gc.heatmaps_from(dataclasses.replace(inputs, gradients=gradients), "layercam")
 
 
-@pytest.mark.parametrize("method", sorted(set(METHODS) - {"scorecam"}))
+# eigencam and ablationcam scale with the activations alone (no A * g product): 1e30 activations stay finite there
+@pytest.mark.parametrize("method", sorted(set(METHODS) - {"scorecam", "eigencam", "ablationcam"}))
 def test_maps_that_overflow_float32_are_refused(models, method):
     inputs = gc.gradient_inputs(models["good"], GOOD)
     activations = np.full_like(inputs.activations, 1e30)  # finite activations and gradients, products beyond float32
