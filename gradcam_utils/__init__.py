@@ -43,7 +43,7 @@ from .figures import explained_title, show_heatmaps
 from .guided import guided_backprop, guided_gradcam
 from .imagenet import Prediction, decode
 from .images import load_image
-from .layers import default_layer_name, list_conv_layers
+from .layers import default_layer_name, list_conv_layers, list_explainable_layers
 from .occlusion import OcclusionResult, occlusion_sensitivity
 from .overlay import COLORMAPS, colorize, overlay_heatmap
 from .resize import upsample_heatmap
@@ -63,6 +63,7 @@ __all__ = [
     "heatmaps_from",
     "default_layer_name",
     "list_conv_layers",
+    "list_explainable_layers",
     # what a map explains (target=): gc.targets.ClassScore, Difference, MultiLabel, Regression, RegionScore
     "targets",
     # guided maps, faithfulness and sanity checks

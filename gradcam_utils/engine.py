@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import _graph
+from . import _graph, tokens
 from . import engine_checks as checks
 from . import layers as layer_lookup
 from .errors import (
@@ -65,6 +65,7 @@ def explain(
     normalize: bool = True,
     batch_size: int = 32,
     target=None,
+    token_grid=None,
 ) -> GradCAMResult:
     """Compute class activation maps for a batch and report which class each one explains.
 
@@ -80,17 +81,31 @@ def explain(
             and returning one differentiable score per image, shape (B,); see ``gradcam_utils.targets``. The
             result's ``class_indices`` are then the target's classes (-1 where it is not one class's score), its
             ``scores`` the target's scores and its ``logits`` the model's pre-activation outputs.
+        token_grid: for a token layer (batch, tokens, channels), the patch grid (h, w), or (h, w, leading_tokens)
+            with that many class/register tokens in front, which are dropped (they are no image position); None
+            finds it from the model (see ``gradcam_utils.tokens``). Maps are then (B, h, w) on the patch grid.
     """
     check_method(method, METHODS)
     check_target(target, class_index, method)
+    tokens.check_token_grid(token_grid)
+    if method == "ablationcam":
+        tokens.refuse_ablation(model, layer_name)
     targeted = {} if target is None else {"target": target}  # callers' wrappers of gradient_inputs predate target
+    if token_grid is not None:
+        targeted["token_grid"] = token_grid
     inputs = gradient_inputs(model, images, layer_name, class_index, batch_size=batch_size, **targeted)
     heatmaps, empty = heatmaps_from(inputs, method, normalize, _stacklevel=4)  # warn at the line that called explain
     return GradCAMResult(heatmaps, inputs.class_indices, inputs.scores, empty, inputs.layer_name, method, inputs.logits)
 
 
 def gradient_inputs(
-    model: keras.Model, images, layer_name: str | None = None, class_index=None, batch_size: int = 32, target=None
+    model: keras.Model,
+    images,
+    layer_name: str | None = None,
+    class_index=None,
+    batch_size: int = 32,
+    target=None,
+    token_grid=None,
 ) -> CamInputs:
     """One forward and one backward pass: the layer's activations, the class scores' gradients, and the rest.
 
@@ -99,9 +114,11 @@ def gradient_inputs(
     (except Score-CAM, whose weights come from extra forward passes, ``batch_size`` images at a time). The passes
     run ``batch_size`` images at a time too, so a long batch does not hold every image's intermediate activations at
     once. Raises :class:`NonFiniteError` when an activation, score or gradient is NaN or infinite. ``target``
-    (instead of ``class_index``) differentiates a score of your own; see ``explain``.
+    (instead of ``class_index``) differentiates a score of your own, ``token_grid`` places a token layer's tokens;
+    see ``explain``.
     """
     checks.check_batch_size(batch_size)
+    tokens.check_token_grid(token_grid)
     check_target(target, class_index)
     plan = _get_plan(model, layer_name, target)
     batch = checks.model_batch(images, plan)
@@ -120,6 +137,10 @@ def gradient_inputs(
     )
     if target is not None:
         used = target.class_indices(len(batch)) if isinstance(target, Target) else np.full(len(batch), -1, np.int64)
+    # a token layer's (B, T, C) on the patch grid, leading tokens dropped; AblationCAM (which reruns the layers after
+    # it on tokens) is then not handed the model, and explain refuses it first (tokens.refuse_ablation)
+    tail_model = None if activations.ndim == 3 else model
+    activations, gradients = tokens.to_grid(model, plan.path, activations, gradients, token_grid)
 
     def probabilities_of(inputs: np.ndarray) -> np.ndarray:
         if target is not None and not class_target(target):
@@ -127,7 +148,7 @@ def gradient_inputs(
         return class_probabilities(model, inputs, batch_size=batch_size)
 
     return CamInputs(
-        activations, gradients, used, scores, batch, probabilities_of, plan.layer_name, logits, model=model
+        activations, gradients, used, scores, batch, probabilities_of, plan.layer_name, logits, model=tail_model
     )
 
 
@@ -157,12 +178,13 @@ def compute_heatmaps(
     normalize: bool = True,
     batch_size: int = 32,
     target=None,
+    token_grid=None,
 ) -> np.ndarray:
     """Class activation maps (B, h, w), float32, one per image; see ``explain`` for the arguments.
 
     Use ``explain`` instead when you also need the class each map explains and its score.
     """
-    return explain(model, images, layer_name, class_index, method, normalize, batch_size, target).heatmaps
+    return explain(model, images, layer_name, class_index, method, normalize, batch_size, target, token_grid).heatmaps
 
 
 def available_methods() -> list[str]:

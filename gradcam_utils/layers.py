@@ -87,14 +87,47 @@ def list_conv_layers(model: keras.Model) -> list[str]:
     return [display_name(p) if counts[p[-1].name] > 1 else p[-1].name for p in paths]
 
 
+def list_explainable_layers(model: keras.Model) -> list[tuple[str, str]]:
+    """Every layer Grad-CAM can use, input side first, as (name, kind) with kind ``"conv"`` or ``"tokens"``.
+
+    ``"conv"`` layers are those of ``list_conv_layers``; ``"tokens"`` layers output (batch, tokens, channels) after
+    a 4-D layer of an image model (a Vision Transformer's blocks after its patch embedding): their maps are drawn on
+    the patch grid (see ``gradcam_utils.tokens``). The default layer is ``default_layer_name(model)``.
+    """
+    from . import tokens
+
+    conv = set(list_conv_layers(model))
+    token = set(tokens.token_layer_names(model))
+    kinds = []
+    for path, _ in walk(model):
+        for name in (path[-1].name, display_name(path)):
+            if name in conv or name in token:
+                kinds.append((name, "conv" if name in conv else "tokens"))
+                break
+    return kinds
+
+
 def display_name(path: tuple) -> str:
     """A nested layer's name with its models', e.g. "efficientnet/top_conv" for (efficientnet, top_conv)."""
     return "/".join(layer.name for layer in path)
 
 
 def default_layer_name(model: keras.Model) -> str:
-    """The last convolution (or its activation) with a spatial output: Grad-CAM's usual choice."""
+    """The last convolution (or its activation) with a spatial output: Grad-CAM's usual choice.
+
+    When token layers (``list_explainable_layers``) come after the last convolution, as in a Vision Transformer,
+    the default is the input of the last attention layer (pytorch-grad-cam's ``blocks[-1].norm1``): after it, no
+    patch token reaches a class-token head. Without attention, the last token layer that is not a LayerNormalization
+    (``gradcam_utils.tokens.default_token_layer``).
+    """
+    from . import tokens
+
     names = list_conv_layers(model)
+    kinds = list_explainable_layers(model)
+    if kinds and kinds[-1][1] == "tokens":
+        token_default = tokens.default_token_layer(model)
+        if token_default is not None:
+            return token_default
     if not names:
         raise LayerError(
             f"Model '{model.name}' has no convolution or activation layer with a 4-D (batch, height, width, "
@@ -143,6 +176,14 @@ def find_layer_path(model: keras.Model, layer_name: str) -> tuple:
             f"convolution layer, e.g. {_suggest(model, layer_name)}."
         )
     rank = _output_rank(path[-1])
+    if rank == 3:
+        if all(len(x.shape) == 4 for x in model.inputs):
+            return path  # a token layer: its grid is resolved from its activations (gradcam_utils.tokens)
+        raise LayerError(
+            f"Layer '{layer_name}' outputs {tuple(path[-1].output.shape)}, a sequence, but model '{model.name}' does "
+            "not take images (batch, height, width, channels), so its positions have no place in a picture and "
+            "Grad-CAM has no map to draw. Token layers are explained for image models such as a Vision Transformer."
+        )
     if rank != 4:
         shape = tuple(path[-1].output.shape) if rank is not None else "unknown"
         raise LayerError(
