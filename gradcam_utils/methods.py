@@ -203,8 +203,10 @@ def ablationcam(inputs: CamInputs) -> np.ndarray:
     """
     if inputs.model is None or not inputs.layer_name:
         raise ValueError(
-            "AblationCAM runs the model's layers after the chosen one, so it needs the model; use "
-            "gc.explain(model, images, layer_name, method='ablationcam')."
+            "AblationCAM runs the model's layers after the chosen one, so it needs the model (and a layer whose output "
+            "is an image-shaped (batch, h, w, channels) map, not transformer tokens, which gradient_inputs does not "
+            "hand it the model for); use gc.explain(model, images, layer_name, method='ablationcam') on a conv layer, "
+            "or a gradient method or EigenCAM on token layers."
         )
     if (inputs.class_indices < 0).any():  # gradient_inputs(target=...) with a score that is not one class's
         raise GradCAMError(
