@@ -174,8 +174,8 @@ assert 3e-4 < np.median(np.abs(g)) < 3e-3, "the text: the gradients are about 1e
 assert 0.03 < moved.max() < 0.1 and moved.min() > 0.005, "the text below: every map moves, by up to about 0.06"
 
 # %% [markdown]
-# The constant moves every map, by up to about 0.06 of its peak: visible in a side-by-side figure, and no sign that
-# either library is wrong. When you compare implementations, compare the formulas first.
+# The constant moves every map, by up to about 0.06 of its peak, and neither library is wrong: they compute two
+# slightly different formulas. When two implementations disagree, compare their formulas first.
 
 # %% [markdown]
 # ## 2. Is the map faithful to the model?
