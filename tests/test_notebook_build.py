@@ -23,10 +23,6 @@ from test_notebooks_meta import build_notebooks, cell_summary, cells
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CONFIG = ROOT / "notebooks" / "jupytext.toml"
-# Sources still written with one blank line where jupytext writes two (after a cell that ends with a function, or
-# before one that starts with one). Normalise with `.venv/bin/python scripts/build_notebooks.py --normalise NN_name`
-# (changes no notebook), then drop the name from this list: the strict xfail fails once a source is normalised.
-NOT_YET_NORMALISED: set[str] = set()  # all normalised (02, 04 and 07 were the last)
 
 
 def source_of(notebook: Path) -> Path:
@@ -68,14 +64,7 @@ def test_the_configuration_pairs_each_notebook_with_its_source(path):
 
 @pytest.mark.parametrize(
     "path",
-    [
-        pytest.param(
-            p, marks=pytest.mark.xfail(strict=True, reason="source not yet normalised to jupytext's blank lines")
-        )
-        if p.stem in NOT_YET_NORMALISED
-        else p
-        for p in NOTEBOOKS
-    ],
+    NOTEBOOKS,
     ids=lambda p: p.stem,
 )
 def test_jupytext_writes_each_notebook_as_its_committed_source(path):
