@@ -23,6 +23,7 @@ determinism, so two runs give the same weights and the same metrics.json.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -75,9 +76,24 @@ MODEL_FILES = {
     "shapes_biased": "shapes_biased.keras",
     "shapes_flat": "shapes_flat.keras",
 }
+# The models beyond the CNN classifier (issue 16), each trained and measured by its own script module next to this
+# one: name -> (module file in scripts/, key in metrics.json). A module defines FILE (the .keras name),
+# train(out: Path) -> None (trains from its own seeds and saves out / FILE) and measure(out: Path) -> dict (the
+# metrics of the saved file, loaded as a learner loads it; it may read the other models in out).
+TASK_MODELS: dict[str, tuple[str, str]] = {}
 # The biased model's cue: a colour patch (CUE_PALETTE[class]) at a random corner. Colour, not
 # position, because a GAP head throws position away: a colour is a shortcut it can actually take.
 CUE: dict[str, Any] = dict(cue_kind="color")  # make_shapes keywords
+
+
+def _task_module(name: str):
+    """The script module that trains and measures the task model ``name`` (imported by path: scripts/ is no package)."""
+    file, _ = TASK_MODELS[name]
+    spec = importlib.util.spec_from_file_location(file.removesuffix(".py"), Path(__file__).with_name(file))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _configure_determinism(seed: int) -> None:
@@ -248,7 +264,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument(
         "--only",
-        choices=tuple(MODEL_FILES),
+        choices=tuple(MODEL_FILES) + tuple(TASK_MODELS),
         help="train only this model, leaving the other files as they are "
         "(shapes_flat needs shapes_gap's file: it reuses its conv body); all models are measured",
     )
@@ -269,7 +285,7 @@ def main(argv: list[str] | None = None) -> dict:
         "biased": args.out / MODEL_FILES["shapes_biased"],
         "flat": args.out / MODEL_FILES["shapes_flat"],
     }
-    to_train = set() if args.evaluate_only else {args.only} if args.only else set(MODEL_FILES)
+    to_train = set() if args.evaluate_only else {args.only} if args.only else set(MODEL_FILES) | set(TASK_MODELS)
     if "shapes_gap" in to_train:
         # ---- clean model
         train = make_shapes(args.train_images, seed=SEEDS["clean_train"])
@@ -300,7 +316,14 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"flat model trained in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         _save(flat, build_shapes_flat_cnn, paths["flat"])
 
+    tasks = {name: _task_module(name) for name in TASK_MODELS}
+    for name, module in tasks.items():
+        if name in to_train:
+            t0 = time.perf_counter()
+            module.train(args.out)
+            print(f"{name} trained in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     missing = [str(path) for path in paths.values() if not path.is_file()]
+    missing += [str(args.out / module.FILE) for module in tasks.values() if not (args.out / module.FILE).is_file()]
     if missing:
         parser.error(f"no model file to measure at {', '.join(missing)}: train it (drop --evaluate-only / --only)")
 
@@ -348,6 +371,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "d(logit)/dA, divided by the mean |d(logit)/dA|",
             },
         },
+        **{TASK_MODELS[name][1]: module.measure(args.out) for name, module in tasks.items()},
         "setup": {
             "seeds": SEEDS,
             "train_images": args.train_images,
