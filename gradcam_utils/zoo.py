@@ -34,6 +34,9 @@ class ModelBundle:
     input_size: tuple[int, int]  # (height, width)
     last_conv_layer: str
     class_names: tuple[str, ...] = field(repr=False)
+    # What the outputs are: "classification" (B, classes) softmax logits, "multilabel" (B, labels) pre-sigmoid
+    # logits, "segmentation" (B, H, W, classes) per-pixel logits (explain it with a gc.targets.RegionScore).
+    task: str = "classification"
 
     def load_images(self, *sources) -> np.ndarray:
         """uint8 RGB batch (B, H, W, 3) at the model's input size, from paths, bytes, PIL images or arrays."""
@@ -142,7 +145,13 @@ def load_keras_file(path) -> keras.Model:
     return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
-def _load_teaching_model(name: str, path) -> ModelBundle:
+def _load_teaching_model(
+    name: str,
+    path,
+    layer: str = LAST_CONV_LAYER,
+    class_names: tuple[str, ...] = tuple(DEFAULT_CLASSES),
+    task: str = "classification",
+) -> ModelBundle:
     file = Path(path) if path is not None else MODELS_DIR / f"{name}.keras"
     if not file.is_file():
         raise WeightsUnavailableError(
@@ -157,8 +166,9 @@ def _load_teaching_model(name: str, path) -> ModelBundle:
         model=model,
         preprocess_fn=lambda images: images.astype(np.float32),
         input_size=(height, width),
-        last_conv_layer=LAST_CONV_LAYER,
-        class_names=tuple(DEFAULT_CLASSES),
+        last_conv_layer=layer,
+        class_names=class_names,
+        task=task,
     )
 
 
@@ -179,3 +189,35 @@ def _load_shapes_biased(path=None) -> ModelBundle:
 )
 def _load_shapes_flat(path=None) -> ModelBundle:
     return _load_teaching_model("shapes_flat", path)
+
+
+# The models beyond the CNN classifier (issue 16). Their modules are imported when a model is loaded: the ViT's
+# registers its own layers (class token, position embedding) with Keras, which safe mode then accepts.
+@register_model("shapes_vit", "A small Vision Transformer on the shapes (64x64, 5 classes): Grad-CAM on tokens")
+def _load_shapes_vit(path=None) -> ModelBundle:
+    from . import teaching_vit
+
+    return _load_teaching_model("shapes_vit", path, layer=teaching_vit.EXPLAINED_LAYER)
+
+
+@register_model(
+    "shapes_segmenter",
+    "A small segmentation network on the shapes (64x64 -> 64x64 x 6 classes, the last background): region targets",
+)
+def _load_shapes_segmenter(path=None) -> ModelBundle:
+    from . import teaching_tasks
+
+    return _load_teaching_model(
+        "shapes_segmenter",
+        path,
+        layer=teaching_tasks.SEGMENTER_LAYER,
+        class_names=teaching_tasks.SEGMENTER_CLASSES,
+        task="segmentation",
+    )
+
+
+@register_model("shapes_multilabel", "A multi-label shapes model (several shapes per picture, one sigmoid per label)")
+def _load_shapes_multilabel(path=None) -> ModelBundle:
+    from . import teaching_tasks
+
+    return _load_teaching_model("shapes_multilabel", path, layer=teaching_tasks.MULTILABEL_LAYER, task="multilabel")
