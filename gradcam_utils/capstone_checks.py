@@ -1,4 +1,4 @@
-"""Checks for notebook 08, the capstone: each takes the learner's own model and computes the expected answer from it.
+"""Checks for notebook 09, the capstone: each takes the learner's own model and computes the expected answer from it.
 
 Imported by ``gradcam_utils.exercises`` too, so a notebook imports every check from one place.
 """
@@ -12,7 +12,7 @@ from .feedback import Feedback, _no_answer
 # These checks take the learner's own model: they compute every expected answer from it, so they stay right
 # whatever classes, image size or cue the learner chose.
 
-#: 08: the sanity check's verdict. Grad-CAM "passes" on a model when, after each of the first SANITY_STEPS
+#: 09: the sanity check's verdict. Grad-CAM "passes" on a model when, after each of the first SANITY_STEPS
 #: randomisation steps (top layers first), its maps' mean rank correlation with the trained model's stays below this.
 SANITY_THRESHOLD = 0.5
 SANITY_STEPS = 2
@@ -27,7 +27,7 @@ def _spatial(model, name: str) -> bool:
 
 
 def check_capstone_layer(model, answer) -> Feedback:
-    """08, exercise 1: the name of the layer Grad-CAM should explain in the learner's own model."""
+    """09, exercise 1: the name of the layer Grad-CAM should explain in the learner's own model."""
     if (empty := _no_answer(answer)) is not None:
         return empty
     from .layers import default_layer_name
@@ -68,7 +68,7 @@ def check_capstone_layer(model, answer) -> Feedback:
 
 
 def check_energy_function(energy_fn) -> Feedback:
-    """08, exercise 2: a function (heatmap (h, w), mask (H, W)) -> the share of the map's energy on the mask.
+    """09, exercise 2: a function (heatmap (h, w), mask (H, W)) -> the share of the map's energy on the mask.
 
     Reference: ``metrics.energy_pointing_game`` (bilinear upsampling to the mask's size, then inside / total).
     """
@@ -126,7 +126,7 @@ def check_energy_function(energy_fn) -> Feedback:
 
 
 def sanity_verdict(model, images, layer_name: str) -> tuple[bool, np.ndarray]:
-    """08: (passes, mean rank correlation per step) of Grad-CAM under the cascading randomisation test.
+    """09: (passes, mean rank correlation per step) of Grad-CAM under the cascading randomisation test.
 
     Run on the first SANITY_IMAGES images, top SANITY_STEPS layers, seed 0 (see SANITY_THRESHOLD).
     """
@@ -140,7 +140,7 @@ def sanity_verdict(model, images, layer_name: str) -> tuple[bool, np.ndarray]:
 
 
 def check_sanity_prediction(model, images, layer_name: str, answer) -> Feedback:
-    """08, exercise 3: does Grad-CAM on the learner's model pass the sanity check (True or False)?"""
+    """09, exercise 3: does Grad-CAM on the learner's model pass the sanity check (True or False)?"""
     if (empty := _no_answer(answer)) is not None:
         return empty
     if not isinstance(answer, (bool, np.bool_)):
@@ -181,7 +181,7 @@ CAPSTONE_REPORT_KEYS = ("layer", "accuracy", "energy_on_object", "energy_random"
 
 
 def check_capstone(model, images, labels, masks, heatmaps, report) -> Feedback:
-    """08, exercise 4: the learner's Grad-CAM maps of the true classes and their report, checked against the model.
+    """09, exercise 4: the learner's Grad-CAM maps of the true classes and their report, checked against the model.
 
     ``report`` is a dict with the keys of ``CAPSTONE_REPORT_KEYS``; every number in it is recomputed here.
     """

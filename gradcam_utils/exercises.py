@@ -357,7 +357,7 @@ def check_lower_deletion(answer) -> Feedback:
     )
 
 
-# ----- 08 · capstone: in capstone_checks, importable from here like every other check -------------------------------
+# ----- 09 · capstone: in capstone_checks, importable from here like every other check -------------------------------
 from .capstone_checks import (  # noqa: E402,F401
     CAPSTONE_REPORT_KEYS,
     SANITY_IMAGES,

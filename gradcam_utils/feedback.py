@@ -2,7 +2,7 @@
 
 A check returns ``Feedback``, which is truthy when the answer is right and shows as one line in a notebook; ``None``
 (the placeholder in the notebooks) gets "no answer yet". The checks themselves are in ``exercises`` (notebooks
-01-07) and ``capstone_checks`` (08).
+01-08) and ``capstone_checks`` (09).
 """
 
 from __future__ import annotations

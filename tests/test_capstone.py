@@ -1,4 +1,4 @@
-"""The capstone's checks (notebook 08) take the learner's own model: on a tiny model built here they accept the
+"""The capstone's checks (notebook 09) take the learner's own model: on a tiny model built here they accept the
 right answers and reject wrong ones with a specific message. Expected values come from a second route each time:
 the library's metric or engine against the check's own computation."""
 

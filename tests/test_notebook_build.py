@@ -95,7 +95,7 @@ def test_the_source_comparison_detects_a_changed_line_or_tag():
 
 
 def test_the_written_source_comparison_detects_a_missing_blank_line():
-    notebook = ROOT / "notebooks" / "08_capstone.ipynb"
+    notebook = ROOT / "notebooks" / "09_capstone.ipynb"
     text = source_of(notebook).read_text()
     one_blank_line_fewer = text.replace("\n\n\n# %% [markdown]", "\n\n# %% [markdown]", 1)
     assert one_blank_line_fewer != text
@@ -152,7 +152,7 @@ def test_jupytext_sync_writes_an_edited_notebook_to_its_source(tmp_path):
 
 
 def test_normalise_rewrites_a_source_as_jupytext_writes_it_from_its_notebook(tmp_path, monkeypatch):
-    notebook = ROOT / "notebooks" / "08_capstone.ipynb"
+    notebook = ROOT / "notebooks" / "09_capstone.ipynb"
     _, source = copy_pair(notebook, tmp_path)
     single_blank_lines = source.read_text().replace("\n\n\n# %%", "\n\n# %%")  # as before normalising
     assert single_blank_lines != source.read_text()

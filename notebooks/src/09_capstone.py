@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 08 · Capstone: explain your own model and your own picture
+# # 09 · Capstone: explain your own model and your own picture
 #
 # **Learning goals.** After this notebook you can, on a model nobody has explained for you:
 # 1. train a small CNN of your own on the shapes, with a twist you choose, seeded so that every run is the same;
@@ -13,7 +13,7 @@
 # in section 1 (a run takes under a minute). Then save a copy, make the decisions your own (other classes, another
 # image size, a planted shortcut), run it again, and answer the four exercises for *your* model. Each exercise asks
 # you to predict first; its check computes the right answer from your model, whatever you chose. Worked solutions
-# are in `solutions/08_capstone.md`.
+# are in `solutions/09_capstone.md`.
 #
 # **Your sentences need numbers too.** The text describes the worked example. Each sentence in it that states a
 # number or a comparison has an `assert` under the numbers it rests on, and the assert's message quotes the
