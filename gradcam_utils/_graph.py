@@ -13,7 +13,8 @@ assumption directly), not across the library. The private names used:
 - ``Layer._inbound_nodes`` and ``Node.input_tensors`` / ``output_tensors``: the calls of a layer, to tell whether a
   model is a plain chain of layers (``calls_on``, used by ``transfer.fit_head``).
 - ``Functional._nodes_by_depth`` with ``Node.operation``, ``is_input``, ``input_tensors``, ``outputs`` and
-  ``arguments.fill_in``: running only the part of a graph after a layer (``tail_call``, AblationCAM).
+  ``arguments.fill_in``: running only the part of a graph after a layer (``tail_call``, AblationCAM); a skipped
+  input's ``_keras_history.operation`` names where a skip connection across the layer starts.
 """
 
 from __future__ import annotations
@@ -193,19 +194,25 @@ def tail_call(model: keras.Model, path: tuple):
         if len(path) > 1:
             x = run(path[0], path[1:], x, path[0] is final_op)
         values = {id(tensor): x for tensor in node.outputs}
+        crossing = []  # operations that produce a tensor from before the layer, read by a later step
         for later in sorted((d for d in graph._nodes_by_depth if d < depth), reverse=True):
             for step in graph._nodes_by_depth[later]:
-                if not step.operation or step.is_input or any(id(t) not in values for t in step.input_tensors):
+                missing = [t for t in step.input_tensors if id(t) not in values]
+                if missing and len(missing) < len(step.input_tensors):
+                    crossing += [t._keras_history.operation.name for t in missing]
+                if not step.operation or step.is_input or missing:
                     continue
                 args, kwargs = step.arguments.fill_in(values)
                 out = operation_call(step.operation, step.operation is final_op)(*args, **kwargs)
                 outputs = out if isinstance(out, (list, tuple)) else [out]
                 values.update((id(tensor), value) for tensor, value in zip(step.outputs, outputs, strict=False))
         if id(graph.outputs[0]) not in values:
+            source = f"'{crossing[0]}'" if crossing else "the layer whose output the skip connection carries"
             raise UnsupportedModelError(
                 f"The layers after '{path[0].name}' also read tensors from before it (a skip connection across "
                 "it), so they cannot run from its output alone, which AblationCAM needs. Pick the layer where the "
-                "skip connection joins (e.g. the block's Add or its activation), or a layer after it."
+                f"skip connection starts, {source} (in a residual block or a pre-norm transformer block: the "
+                "block's input), or where it joins (e.g. the block's Add or its activation), or a layer after it."
             )
         return values[id(graph.outputs[0])]
 

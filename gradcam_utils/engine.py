@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import _graph, tokens
+from . import _graph, copy_scores, tokens
 from . import engine_checks as checks
 from . import layers as layer_lookup
 from .errors import (
@@ -38,7 +38,7 @@ from .errors import (
 )
 from .lru import LRUCache
 from .methods import METHODS, CamInputs
-from .targets import Target, check_target, class_only_refusal, class_target, no_gradient_message, target_scores
+from .targets import Target, check_target, no_gradient_message, target_scores
 
 TOP_CLASS = -1  # class index sent into the graph meaning "this image's top class"
 
@@ -86,10 +86,8 @@ def explain(
             finds it from the model (see ``gradcam_utils.tokens``). Maps are then (B, h, w) on the patch grid.
     """
     check_method(method, METHODS)
-    check_target(target, class_index, method)
+    check_target(target, class_index)
     tokens.check_token_grid(token_grid)
-    if method == "ablationcam":
-        tokens.refuse_ablation(model, layer_name)
     targeted = {} if target is None else {"target": target}  # callers' wrappers of gradient_inputs predate target
     if token_grid is not None:
         targeted["token_grid"] = token_grid
@@ -137,18 +135,25 @@ def gradient_inputs(
     )
     if target is not None:
         used = target.class_indices(len(batch)) if isinstance(target, Target) else np.full(len(batch), -1, np.int64)
-    # a token layer's (B, T, C) on the patch grid, leading tokens dropped; AblationCAM (which reruns the layers after
-    # it on tokens) is then not handed the model, and explain refuses it first (tokens.refuse_ablation)
-    tail_model = None if activations.ndim == 3 else model
-    activations, gradients = tokens.to_grid(model, plan.path, activations, gradients, token_grid)
+    # a token layer's (B, T, C) on the patch grid, its leading tokens kept apart for AblationCAM's rerun on tokens
+    activations, gradients, leading = tokens.to_grid(model, plan.path, activations, gradients, token_grid)
 
     def probabilities_of(inputs: np.ndarray) -> np.ndarray:
-        if target is not None and not class_target(target):
-            raise GradCAMError(class_only_refusal("scorecam", target))
         return class_probabilities(model, inputs, batch_size=batch_size)
 
     return CamInputs(
-        activations, gradients, used, scores, batch, probabilities_of, plan.layer_name, logits, model=tail_model
+        activations,
+        gradients,
+        used,
+        scores,
+        batch,
+        probabilities_of,
+        plan.layer_name,
+        logits,
+        model=model,
+        target=target,
+        copy_scores=None if target is None else copy_scores.target_copy_scores(model, target, batch_size),
+        leading_tokens=leading,
     )
 
 

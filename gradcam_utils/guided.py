@@ -20,7 +20,12 @@ as it is now), and nothing is duplicated in memory. A final softmax/sigmoid is l
 
 Any other non-linear activation (swish, gelu, sigmoid gates, LeakyReLU, ...) has no guided rule; such models are
 refused with an ``UnsupportedModelError`` naming the layer. A softmax/sigmoid is accepted only as the model's
-final step, where it is skipped.
+final step, where it is skipped. Attention layers (``MultiHeadAttention`` and Keras' other attention layers) are
+refused too: their softmax over the tokens is a non-linear gate inside the layer, with no guided rule, so a Vision
+Transformer has no guided backpropagation here even with ReLU MLPs (passing their true gradient through would mix
+guided and plain gradients into a picture with no stated meaning). Its GELU MLPs would be refused anyway. On a ViT,
+use Grad-CAM on a token layer (``gc.explain``) or occlusion. LayerNormalization (like BatchNormalization, pooling)
+has no activation and passes its true gradient, as in a CNN.
 
 The traced function (input signature with batch size None) is cached per model next to the engine's plans, so
 ``engine.clear_cache()`` forgets it too. One backward pass serves the whole batch: the gradient of the SUM of the
@@ -66,6 +71,12 @@ _ACTIVATION_LAST = (
 )
 # Activation layers without a guided rule (a Softmax layer is fine as the model's final step only).
 _OTHER_ACTIVATION_LAYERS = (keras.layers.LeakyReLU, keras.layers.PReLU, keras.layers.ELU, keras.layers.Softmax)
+# Layers with a softmax over the tokens inside (attention weights): no guided rule.
+_ATTENTION_LAYERS = tuple(
+    getattr(keras.layers, name)
+    for name in ("MultiHeadAttention", "GroupQueryAttention", "Attention", "AdditiveAttention")
+    if hasattr(keras.layers, name)
+)
 # keras.ops used directly in a functional graph: ReLUs get a gate, these non-linear activations are refused.
 _RELU_OPS = ("Relu", "Relu6")
 _OTHER_ACTIVATION_OPS = frozenset(
@@ -124,6 +135,7 @@ def guided_gradcam(model: keras.Model, images, layer_name: str | None = None, cl
     classes are handed to guided backprop, so both explain the same class even when ``class_index`` is None.
     The map is upsampled bilinearly to (H, W) with ``resize.upsample_maps``, as the paper does.
     """
+    get_guided_plan(model)  # a model guided backprop refuses is refused before any Grad-CAM work
     result = engine.explain(model, images, layer_name, class_index, method="gradcam")
     guided = guided_backprop(model, images, result.class_indices)
     return combine(guided, result.heatmaps)
@@ -284,6 +296,11 @@ def _activation_problem(op, at_end: bool) -> str | None:
     """What is wrong with ``op`` for guided backprop, or None when it is linear, a ReLU or a skipped final step."""
     if isinstance(op, keras.layers.ReLU):
         return f"has negative_slope={op.negative_slope}" if op.negative_slope else None
+    if isinstance(op, _ATTENTION_LAYERS):
+        return (
+            "is an attention layer, whose softmax over the tokens has no guided rule (a Vision Transformer: use "
+            "Grad-CAM on a token layer or occlusion instead)"
+        )
     if isinstance(op, _OTHER_ACTIVATION_LAYERS):
         if at_end and isinstance(op, keras.layers.Softmax):
             return None

@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import GradCAMError, NonFiniteError, check_method
 from .resize import upsample_maps
+from .targets import copy_score_kind
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,14 @@ class CamInputs:
     layer_name: str = ""
     logits: np.ndarray | None = None  # (B, classes) every class's pre-softmax score, from the same forward pass
     model: Any = None  # the keras.Model the activations come from, for methods that run its layers (AblationCAM)
+    target: Any = None  # the target= the scores are of; None: class_indices' pre-softmax class scores
+    copy_scores: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (copies, rows) -> target's (N,) scores
+    leading_tokens: np.ndarray | None = None  # (B, n, C) a token layer's class/register tokens (n may be 0); else None
+    image_rows: np.ndarray | None = None  # (B,) these images' rows in the batch a per-image target was given for
+
+    def rows(self) -> np.ndarray:
+        """(B,) int32: each image's row in the batch the target's per-image parameters are for."""
+        return np.arange(len(self.activations), dtype=np.int32) if self.image_rows is None else self.image_rows
 
     def select(self, rows) -> CamInputs:
         """The same inputs for a subset of the images (an index array or slice)."""
@@ -47,6 +56,10 @@ class CamInputs:
             self.layer_name,
             pick(self.logits),
             self.model,
+            self.target,
+            self.copy_scores,
+            pick(self.leading_tokens),
+            self.rows()[rows],
         )
 
 
@@ -133,17 +146,26 @@ def xgradcam(inputs: CamInputs) -> np.ndarray:
 
 @register("scorecam")
 def scorecam(inputs: CamInputs) -> np.ndarray:
-    """Score-CAM (Wang et al. 2020): alpha_k = softmax probability of the class on X * H_k.
+    """Score-CAM (Wang et al. 2020): alpha_k = the explained score on X * H_k, for a class its softmax probability.
 
     H_k is channel k upsampled (bilinear) to the input size and min-max normalised to [0, 1]; channels that are
     constant carry no location and get weight 0, as in the official code. Costs one forward pass per channel
     and image; the engine batches them (``batch_size``).
 
+    What scores a masked copy (``targets.copy_score_kind``): for a class (``class_index`` or ``ClassScore``) the
+    class probability, the paper's weight, unchanged; for a ``MultiLabel`` the label's probability, its sigmoid: a
+    sigmoid head's labels are independent, so the label's own probability plays the part the softmax plays for a
+    class, and its weights stay in [0, 1] like the paper's (the logit would shift every weight by the label's bias
+    and let a masked copy that hides the object weigh against it); for any other target (``Difference``,
+    ``Regression``, ``RegionScore``, a function) its score as it is, since it has no probability: each masked copy
+    is scored with ``target(outputs)`` on the model's pre-activation outputs, batched.
+
     pytorch-grad-cam's Score-CAM differs from this one (and the paper) by up to 0.45 of the peak on the same
     EfficientNet-Lite0 weights: it upsamples the masks with ``align_corners=True`` and weights the channels by a
     softmax over the channels' class logits instead of the class probability of each masked image.
     """
-    if inputs.images is None or inputs.probabilities is None:
+    kind = copy_score_kind(inputs.target)
+    if inputs.images is None or (inputs.probabilities if kind == "softmax" else inputs.copy_scores) is None:
         raise ValueError("Score-CAM needs the input images and the model; use gc.explain(..., method='scorecam').")
     height, width = inputs.images.shape[1:3]
     batch, channels = inputs.activations.shape[0], inputs.activations.shape[-1]
@@ -155,10 +177,20 @@ def scorecam(inputs: CamInputs) -> np.ndarray:
             if chunk.size:  # masked copies are built a chunk at a time: K full-size images would not fit
                 masked = (image[None] * masks[chunk][..., None]).astype(np.float32)
                 try:
-                    weights[b, chunk] = inputs.probabilities(masked)[:, inputs.class_indices[b]]
+                    weights[b, chunk] = _masked_scores(inputs, kind, masked, b)
                 except NonFiniteError as err:  # its image numbers count masked copies: say which image they are of
                     raise NonFiniteError(f"Score-CAM's masked copies of image {b}: {err}") from None
     return weighted_sum(inputs.activations, weights)
+
+
+def _masked_scores(inputs: CamInputs, kind: str, masked: np.ndarray, b: int) -> np.ndarray:
+    """Score-CAM's weights of masked copies of image ``b``: a class probability, a label's, or the target's score."""
+    if kind == "softmax":
+        assert inputs.probabilities is not None
+        return inputs.probabilities(masked)[:, inputs.class_indices[b]]
+    assert inputs.copy_scores is not None
+    scores = inputs.copy_scores(masked, np.full(len(masked), inputs.rows()[b], np.int32))
+    return 0.5 * (1.0 + np.tanh(0.5 * scores)) if kind == "sigmoid" else scores  # the sigmoid, without overflow
 
 
 @register("eigencam")
@@ -191,46 +223,50 @@ def eigencam(inputs: CamInputs) -> np.ndarray:
 
 @register("ablationcam")
 def ablationcam(inputs: CamInputs) -> np.ndarray:
-    """AblationCAM (Desai & Ramaswamy 2020): alpha_k = the class score's relative drop when channel k is zeroed.
+    """AblationCAM (Desai & Ramaswamy 2020): alpha_k = the explained score's relative drop when channel k is zeroed.
 
-    alpha_k = (y - y_k) / |y|, with y the class's pre-softmax score and y_k the score with channel k of the layer
-    set to zero. Only the layers after the chosen one run (a tail from the layer's output to the logits, traced
-    once per model and layer), on every ablated copy of the activations, batched; at the last conv layer this
-    costs little more than Grad-CAM, and no gradient is used. The paper divides by y; dividing by |y| is the same
-    map when y > 0 and keeps "a drop is evidence for the class" when y < 0 (y = 0: the drop itself). On a GAP +
-    Dense head, y - y_k = w_k * mean(A_k): Grad-CAM's weight (w_k / hw) times the channel's total activation, so a
-    weakly active channel counts for less than in Grad-CAM.
+    alpha_k = (y - y_k) / |y|, with y the score explained (a class's pre-softmax score, or a ``target``'s score,
+    e.g. a ``MultiLabel``'s pre-sigmoid logit, a ``Difference`` or a ``RegionScore``) and y_k that score with channel
+    k of the layer set to zero. Only the layers after the chosen one run (a tail from the layer's output to the
+    model's pre-activation output, traced once per model, layer and target), on every ablated copy of the
+    activations, batched, and the target scores each copy; at the last conv layer this costs little more than
+    Grad-CAM, and no gradient is used. The paper divides by y; dividing by |y| is the same map when y > 0 and keeps
+    "a drop is evidence for the score" when y < 0 (y = 0: the drop itself). On a GAP + Dense head, y - y_k = w_k *
+    mean(A_k): Grad-CAM's weight (w_k / hw) times the channel's total activation, so a weakly active channel counts
+    for less than in Grad-CAM.
+
+    On a token layer (a Vision Transformer's (batch, tokens, channels)), channel k is zeroed in the patch tokens only:
+    the class/register tokens in front are left as they are (they belong to no image position), and the later
+    layers run on the tokens. A layer that a skip connection crosses (a pre-norm block's LayerNorm, whose input the
+    residual Add reads) is refused by the tail, naming the layer to pick instead (the block's input).
     """
     if inputs.model is None or not inputs.layer_name:
         raise ValueError(
-            "AblationCAM runs the model's layers after the chosen one, so it needs the model (and a layer whose output "
-            "is an image-shaped (batch, h, w, channels) map, not transformer tokens, which gradient_inputs does not "
-            "hand it the model for); use gc.explain(model, images, layer_name, method='ablationcam') on a conv layer, "
-            "or a gradient method or EigenCAM on token layers."
+            "AblationCAM runs the model's layers after the chosen one, so it needs the model; use "
+            "gc.explain(model, images, layer_name, method='ablationcam') or heatmaps_from(gradient_inputs(...), ...)."
         )
-    if (inputs.class_indices < 0).any():  # gradient_inputs(target=...) with a score that is not one class's
+    if inputs.target is None and (inputs.class_indices < 0).any():  # inputs made by hand without their target
         raise GradCAMError(
-            "AblationCAM weights channels by the drop in one class's score, and these inputs were computed for a "
-            "target that is not a single class; use target=ClassScore(c) (or class_index=c), or a gradient method."
+            "AblationCAM weights channels by the drop in the explained score, and these inputs name no class (-1) and "
+            "carry no target; compute them with gradient_inputs(model, images, target=...) or class_index=c."
         )
-    from . import engine  # engine imports this module: imported when first needed
+    from . import copy_scores  # imports the engine, which imports this module: imported when first needed
 
-    tail = engine.cached_plan(inputs.model, ("ablation_tail", inputs.layer_name), lambda: _tail(inputs))
+    tail = copy_scores.ablation_tail(inputs)
     acts = inputs.activations.astype(np.float32)
     batch, height, width, channels = acts.shape
-    classes = inputs.class_indices.astype(np.int32)
+    leading = np.zeros((batch, 0, channels), np.float32) if inputs.leading_tokens is None else inputs.leading_tokens
+    # what the tail scores each row with: its image's class, or its image's row for the target's parameters
+    picks = (inputs.class_indices if inputs.target is None else inputs.rows()).astype(np.int32)
     # one row per (image, channel zeroed), channel -1 zeroing none; rows of several images share a call of the tail
     rows = np.repeat(np.arange(batch, dtype=np.int32), channels + 1)
     zeroed = np.tile(np.arange(-1, channels, dtype=np.int32), batch)
-    step = max(1, _ABLATION_VALUES // max(1, height * width * channels))  # ablated copies per call
+    step = max(1, _ABLATION_VALUES // max(1, (height * width + leading.shape[1]) * channels))  # copies per call
     found = np.concatenate(
         [
-            _checked(
-                tail(
-                    acts, rows[first : first + step], zeroed[first : first + step], classes[rows[first : first + step]]
-                )
-            )
+            _checked(tail(acts, leading.astype(np.float32), part, zeroed[first : first + step], picks[part]))
             for first in range(0, rows.size, step)
+            for part in [rows[first : first + step]]
         ]
     ).reshape(batch, channels + 1)
     # y from the tail too (equal to inputs.scores up to float32 rounding): a channel that changes nothing gets 0
@@ -252,25 +288,6 @@ def _checked(scores) -> np.ndarray:
             "model's weights with gc.explain(model, images) (method 'gradcam'), which names the cause."
         )
     return values
-
-
-def _tail(inputs: CamInputs):
-    """A traced (activations, rows, channel zeroed or -1, class) -> that class's score, for each row."""
-    import tensorflow as tf
-
-    from . import _graph
-    from . import layers as layer_lookup
-
-    run = _graph.tail_call(inputs.model, layer_lookup.find_layer_path(inputs.model, inputs.layer_name))
-
-    def ablated_scores(activations, rows, zeroed, classes):
-        keep = 1.0 - tf.one_hot(zeroed, tf.shape(activations)[-1])  # one_hot(-1) is all zeros: nothing zeroed
-        logits = run(tf.gather(activations, rows) * keep[:, None, None, :])
-        return tf.gather(logits, classes, axis=1, batch_dims=1)
-
-    index = tf.TensorSpec((None,), tf.int32)
-    spec = tf.TensorSpec((None,) * (inputs.activations.ndim - 1) + inputs.activations.shape[-1:], tf.float32)
-    return _graph.traced(ablated_scores, spec, index, index, index)
 
 
 _SCORECAM_CHUNK = 256

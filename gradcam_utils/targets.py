@@ -13,9 +13,11 @@ map then shows where the layer's features raise that score. Any callable works, 
 
 A target is part of the plan's cache key: targets of this module that are equal (same class, same parameters) share
 one traced plan; a plain function is traced once per function object, so define it once rather than in a loop.
-Score-CAM weights channels by the softmax *probability* of a class on masked copies, which a general target does not
-have (nor does a sigmoid head): it accepts ``ClassScore`` only (or ``class_index``) and refuses other targets with a
-clear error; so does AblationCAM, whose weights are a class score's drops.
+Every method takes every target. The perturbation methods score each masked or ablated copy with the target itself
+(``target(outputs)`` per copy, batched): AblationCAM weights a channel by the drop of the target's score, Score-CAM by
+the target's score on a masked copy; for a class (``class_index`` or ``ClassScore``) Score-CAM keeps the paper's class
+*probability* (the softmax), for a ``MultiLabel`` the label's probability (its sigmoid), and any other target's score as
+it is (see ``methods.scorecam``, ``copy_score_kind``).
 """
 
 from __future__ import annotations
@@ -266,8 +268,8 @@ def _rank2(outputs: tf.Tensor, target) -> tf.Tensor:
 # ----- what the engine uses ---------------------------------------------------------------------------------------
 
 
-def check_target(target, class_index, method: str | None = None) -> None:
-    """GradCAMError before any work when ``target`` cannot be used (with ``class_index``, or with ``method``)."""
+def check_target(target, class_index) -> None:
+    """GradCAMError before any work when ``target`` cannot be used (with ``class_index``, or not callable)."""
     if target is None:
         return
     if class_index is not None:
@@ -280,15 +282,6 @@ def check_target(target, class_index, method: str | None = None) -> None:
             f"target must be a callable taking the model's output batch and returning one score per image, shape "
             f"(B,), e.g. gradcam_utils.targets.ClassScore(3); got {type(target).__name__} {target!r}."
         )
-    if method in CLASS_ONLY_METHODS and not class_target(target):
-        raise GradCAMError(class_only_refusal(method, target))
-
-
-# Methods whose channel weights come from a class (not from a gradient), and what they take from it.
-CLASS_ONLY_METHODS = {
-    "scorecam": "Score-CAM weights each channel by the softmax probability of a class on masked copies of the image",
-    "ablationcam": "AblationCAM weights each channel by the drop in a class's score when the channel is zeroed",
-}
 
 
 def class_target(target) -> bool:
@@ -296,12 +289,16 @@ def class_target(target) -> bool:
     return type(target) is ClassScore
 
 
-def class_only_refusal(method: str, target) -> str:
-    """Why ``method`` refuses ``target``, and what to do instead."""
-    return (
-        f"{CLASS_ONLY_METHODS[method]}, which target={target!r} does not define. Use {method} with class_index (or "
-        "ClassScore), or pick a gradient method (gradcam, hirescam, ...) for this target."
-    )
+def copy_score_kind(target) -> str:
+    """How Score-CAM turns ``target``'s score on a masked copy into a channel weight: its probability or as it is.
+
+    "softmax" for no target (``class_index``) or a ``ClassScore``: the class probability of the paper; "sigmoid" for
+    a ``MultiLabel``: the label's probability, what its sigmoid head reports; "score" for any other target, which has
+    no probability (a difference of classes, a regression output, a region's summed logits, a function of your own).
+    """
+    if target is None or class_target(target):
+        return "softmax"
+    return "sigmoid" if isinstance(target, MultiLabel) else "score"
 
 
 def target_scores(target: Callable, outputs: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:

@@ -10,6 +10,10 @@ The grid is found from the model: the last 4-D layer before the token layer (the
 h*w tokens plus up to ``MAX_LEADING`` leading ones make the token count; otherwise the token count itself, when exactly
 one n in 0..``MAX_LEADING`` leaves a perfect square of at least 2x2. Anything else (an ambiguous count such as 9 = 3*3
 or 2*2 + 5, a count that is no grid) is refused with the ``token_grid=`` to pass instead.
+
+AblationCAM, which reruns the layers after the chosen one, gets the leading tokens' activations too: it zeroes a
+channel in the patch tokens only, puts the grid back into tokens behind the untouched leading ones and runs the later
+layers on them (``copy_scores.ablation_tail``).
 """
 
 from __future__ import annotations
@@ -104,7 +108,12 @@ def resolve_grid(model: keras.Model, path: tuple, tokens: int, token_grid=None) 
 
 
 def to_grid(model: keras.Model, path: tuple, activations: np.ndarray, gradients: np.ndarray, token_grid=None):
-    """(activations, gradients) of a token layer as (B, h, w, C), leading tokens dropped; 4-D arrays pass unchanged."""
+    """(activations, gradients, leading tokens) of a layer, the first two on the patch grid when it outputs tokens.
+
+    A token layer's activations and gradients become (B, h, w, C), its leading (class/register) tokens dropped; their
+    activations come back as leading (B, n, C), which AblationCAM puts back in front to rerun the later layers on
+    tokens. 4-D arrays pass unchanged, with leading None.
+    """
     if activations.ndim != 3:
         if token_grid is not None:
             raise LayerError(
@@ -112,26 +121,13 @@ def to_grid(model: keras.Model, path: tuple, activations: np.ndarray, gradients:
                 f"'{layer_lookup.display_name(path)}' outputs {activations.shape[1:]} feature maps already on a grid: "
                 "leave token_grid out."
             )
-        return activations, gradients
+        return activations, gradients, None
     height, width, leading = resolve_grid(model, path, activations.shape[1], token_grid)
 
     def grid(array: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(array[:, leading:].reshape(len(array), height, width, array.shape[-1]))
 
-    return grid(activations), grid(gradients)
-
-
-def refuse_ablation(model: keras.Model, layer_name: str | None) -> None:
-    """LayerError when AblationCAM is asked for on a token layer (its tail would need the layer's tokens back)."""
-    if layer_name is None:
-        layer_name = layer_lookup.default_layer_name(model)
-    path = layer_lookup.find_layer_path(model, layer_name)
-    if is_token_layer(model, path):
-        raise LayerError(
-            f"AblationCAM zeroes channels of layer '{layer_name}' and reruns the layers after it, which take its "
-            "(batch, tokens, channels) output, not the patch grid; on token layers use another method, e.g. "
-            "method='gradcam' or 'eigencam', or a convolution layer such as the patch embedding."
-        )
+    return grid(activations), grid(gradients), np.ascontiguousarray(activations[:, :leading])
 
 
 def _explicit(name: str, tokens: int, token_grid) -> tuple[int, int, int]:

@@ -16,6 +16,7 @@ import gradcam_utils as gc
 from gradcam_utils import engine
 from gradcam_utils.errors import UnsupportedModelError
 from gradcam_utils.methods import METHODS
+from gradcam_utils.targets import ClassScore, Difference, MultiLabel, RegionScore
 
 
 def _images(n=2, seed=0):
@@ -124,15 +125,133 @@ def test_explain_runs_ablationcam():
     np.testing.assert_allclose(result.heatmaps, expected, atol=1e-6)
 
 
-def test_ablationcam_refuses_inputs_computed_for_a_target_that_is_not_one_class():
-    """gradient_inputs(target=Difference(...)) marks rows with class -1; AblationCAM must not read the last class."""
-    from helpers import tiny_functional
+def _loop_target_weights(acts, outputs_of, score):
+    """(y - y_k) / |y| with the target called on the output of each ablated copy, one copy at a time."""
+    weights = np.zeros((len(acts), acts.shape[-1]))
+    for b, image in enumerate(acts):
+        y = score(b, outputs_of(image[None]))
+        for k in range(acts.shape[-1]):
+            ablated = image.copy()
+            ablated[..., k] = 0
+            weights[b, k] = (y - score(b, outputs_of(ablated[None]))) / abs(y)
+    return weights
 
-    import gradcam_utils as gc
-    from gradcam_utils.targets import Difference
 
-    model = tiny_functional(name="ablation_target")
-    images = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype(np.float32)
-    inputs = gc.gradient_inputs(model, images, target=Difference(0, 2))
-    with pytest.raises(gc.GradCAMError, match="not a single class"):
-        gc.heatmaps_from(inputs, "ablationcam")
+def test_targets_score_each_ablated_copy():
+    """Difference (per-image classes), MultiLabel on a sigmoid head and a function of the outputs: each ablated copy
+    run through the layers after conv1_act by hand, the head written out pre-activation, the target called on it."""
+    model = tiny_functional(activation="sigmoid")
+    layers = [model.get_layer(n) for n in ("conv2", "conv2_act", "gap")]
+    kernel, bias = (np.asarray(w) for w in model.get_layer("predictions").weights)
+
+    def outputs_of(a):  # the pre-sigmoid outputs of activations at conv1_act
+        for layer in layers:
+            a = layer(a)
+        return np.asarray(a) @ kernel + bias
+
+    x = _images(3, seed=5)
+    cases = [
+        (Difference([0, 2, 0], 1), lambda b, out: out[0, [0, 2, 0][b]] - out[0, 1]),
+        (MultiLabel(2), lambda b, out: out[0, 2]),  # the pre-sigmoid logit, as for a class
+        (lambda out: out[:, 0] * out[:, 1], lambda b, out: out[0, 0] * out[0, 1]),
+    ]
+    for target, score in cases:
+        inputs = engine.gradient_inputs(model, x, "conv1_act", target=target, batch_size=2)
+        expected = _raw(inputs.activations, _loop_target_weights(inputs.activations, outputs_of, score))
+        ours = METHODS["ablationcam"](inputs)
+        np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+
+
+def test_a_region_target_on_a_segmenter_and_the_public_api():
+    from test_targets import tiny_segmenter
+
+    model = tiny_segmenter()
+    before = model_fingerprint(model)
+    masks = np.random.default_rng(7).random((3, 8, 8)) > 0.5
+    seg = model.get_layer("seg_logits")
+    x = _images(3, seed=6)
+    inputs = engine.gradient_inputs(model, x, "feat", target=RegionScore(1, masks))
+    expected = _raw(
+        inputs.activations,
+        _loop_target_weights(
+            inputs.activations, lambda a: np.asarray(seg(a)), lambda b, out: float(np.sum(out[0, :, :, 1] * masks[b]))
+        ),
+    )
+    np.testing.assert_allclose(METHODS["ablationcam"](inputs), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    result = gc.explain(model, x, "feat", method="ablationcam", target=RegionScore(1, masks), normalize=False)
+    np.testing.assert_allclose(result.heatmaps, np.maximum(expected, 0), rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    assert_unchanged(model, before)
+
+
+def test_a_class_target_is_class_index_exactly():
+    model = tiny_functional()
+    x = _images(3, seed=7)
+    by_index = gc.explain(model, x, "conv2_act", [2, 0, 1], "ablationcam", normalize=False)
+    by_target = gc.explain(model, x, "conv2_act", method="ablationcam", normalize=False, target=ClassScore([2, 0, 1]))
+    np.testing.assert_allclose(by_target.heatmaps, by_index.heatmaps, rtol=1e-6, atol=1e-7)
+
+
+def test_hand_made_inputs_without_a_class_or_target_are_refused():
+    inputs = _inputs(tiny_functional(), _images(2), "conv2_act")
+    with pytest.raises(gc.GradCAMError, match="name no class"):
+        METHODS["ablationcam"](dataclasses.replace(inputs, class_indices=np.array([-1, 0])))
+
+
+# ----- token layers ------------------------------------------------------------------------------------------------
+
+
+def _vit_by_hand(vit, layer_name, leading, images, zero_leading=False):
+    """AblationCAM's raw maps on a token layer of tiny_vit, by a Keras sub-model up to the layer and the rest of the
+    block written out layer by layer; channel k zeroed in the patch tokens (and the class token if zero_leading)."""
+    tokens = keras.Model(vit.inputs, vit.get_layer(layer_name).output)(images).numpy()
+    get = vit.get_layer
+    kernel, bias = (np.asarray(w) for w in get("head").weights)
+
+    def outputs_of(x):
+        y = get("block_ln1")(x)
+        x = get("block_add1")([x, get("block_attn")(y, y)])
+        x = get("block_out")([x, get("block_mlp2")(get("block_mlp1")(get("block_ln2")(x)))])
+        features = np.asarray(get("final_ln")(x))
+        return (features[:, 0] if leading else features.mean(axis=1)) @ kernel + bias
+
+    top = outputs_of(tokens).argmax(axis=1)
+    weights = np.zeros((len(tokens), tokens.shape[-1]))
+    for b in range(len(tokens)):
+        y = outputs_of(tokens[b : b + 1])[0, top[b]]
+        for k in range(tokens.shape[-1]):
+            ablated = tokens[b : b + 1].copy()
+            ablated[:, 0 if zero_leading else leading :, k] = 0
+            weights[b, k] = (y - outputs_of(ablated)[0, top[b]]) / abs(y)
+    grid = tokens[:, leading:].reshape(len(tokens), 4, 4, -1)
+    return _raw(grid, weights)
+
+
+@pytest.mark.parametrize(("class_token", "layer"), [(True, "class_token"), (False, "to_tokens")])
+def test_on_token_layers_a_channel_is_zeroed_in_the_patch_tokens_only(class_token, layer):
+    from test_tokens import tiny_vit
+
+    vit = tiny_vit(class_token=class_token, pool="cls" if class_token else "mean")
+    before = model_fingerprint(vit)
+    x = np.random.default_rng(8).normal(size=(3, 16, 16, 3)).astype(np.float32)
+    inputs = engine.gradient_inputs(vit, x, layer, batch_size=2)
+    assert inputs.activations.shape == (3, 4, 4, 8)
+    ours = METHODS["ablationcam"](inputs)
+    expected = _vit_by_hand(vit, layer, int(class_token), x)
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    if class_token:  # the test can fail: zeroing the class token's channel too gives other weights
+        other = _vit_by_hand(vit, layer, 1, x, zero_leading=True)
+        assert np.abs(other - expected).max() > 1e-3 * np.abs(expected).max()
+    result = gc.explain(vit, x, layer, method="ablationcam", normalize=False)
+    assert result.heatmaps.shape == (3, 4, 4)
+    np.testing.assert_allclose(result.heatmaps, np.maximum(ours, 0), rtol=1e-6, atol=1e-6)
+    assert_unchanged(vit, before)
+
+
+def test_a_pre_norm_layernorm_names_the_block_input_to_pick_instead():
+    """The default ViT layer is the last attention's input, a LayerNorm whose input the residual Add also reads."""
+    from test_tokens import tiny_vit
+
+    vit = tiny_vit()
+    x = np.random.default_rng(9).normal(size=(1, 16, 16, 3)).astype(np.float32)
+    with pytest.raises(UnsupportedModelError, match="'block_ln1'.*skip connection.*starts, 'class_token'"):
+        gc.explain(vit, x, method="ablationcam")

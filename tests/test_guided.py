@@ -109,8 +109,9 @@ def test_guided_backprop_equals_the_hand_computed_masked_chain_rule():
         lambda: tiny_functional(),  # Activation("relu") layers
         lambda: tiny_sequential(),  # Conv2D(activation="relu") + BatchNorm + Dropout
         lambda: _relu6_cnn(),  # keras.layers.ReLU(max_value=6), as in EfficientNet-Lite
+        lambda: _token_model(attention=False),  # tokens, LayerNorm (its true gradient) and a ReLU MLP
     ],
-    ids=["activation_layers", "sequential_conv_relu_bn", "relu6_layers"],
+    ids=["activation_layers", "sequential_conv_relu_bn", "relu6_layers", "tokens_layernorm_relu_mlp"],
 )
 def test_guided_backprop_agrees_with_a_custom_gradient_clone(build, rng):
     """Reference: a second implementation (clone + tf.custom_gradient guided ReLUs, Keras' own call)."""
@@ -275,6 +276,37 @@ def test_non_relu_activations_are_refused_naming_the_layer(build, culprit, image
     with pytest.raises(gc.UnsupportedModelError, match=f"(?s)'{culprit}.*relu") as info:
         guided_backprop(model, images)
     assert "Grad-CAM" in str(info.value)  # says what to do instead
+
+
+def _token_model(attention=True):
+    """A ViT-like model with ReLU MLPs: patch conv -> tokens -> LayerNorm -> [attention + Add] -> ReLU MLP -> mean."""
+    keras.utils.set_random_seed(11)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(6, 2, strides=2, name="patch_embed")(inputs)
+    x = keras.layers.Reshape((16, 6), name="to_tokens")(x)
+    y = keras.layers.LayerNormalization(name="ln")(x)
+    if attention:
+        x = keras.layers.Add(name="add")([x, keras.layers.MultiHeadAttention(2, 3, name="attn")(y, y)])
+    else:
+        x = y
+    x = keras.layers.Dense(8, activation="relu", name="mlp")(x)
+    x = keras.layers.GlobalAveragePooling1D(name="mean")(x)
+    return keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
+
+
+def test_attention_has_no_guided_rule_and_a_vit_is_refused(images):
+    """Attention's softmax over the tokens is a gate with no guided rule: refused even with ReLU MLPs (the same model
+    without the attention is accepted above), before any Grad-CAM work in guided_gradcam; the GELU ViT of
+    test_tokens.py is refused too."""
+    from test_tokens import tiny_vit
+
+    model = _token_model()
+    for call in (guided_backprop, guided_gradcam):
+        with pytest.raises(gc.UnsupportedModelError, match="(?s)'attn'.*attention layer.*Grad-CAM") as info:
+            call(model, images)
+        assert "token layer" in str(info.value)
+    with pytest.raises(gc.UnsupportedModelError, match="'block_attn'"):
+        guided_backprop(tiny_vit(), np.zeros((1, 16, 16, 3), np.float32))
 
 
 def test_non_relu_activation_inside_a_nested_base_is_found(images):

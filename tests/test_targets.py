@@ -12,6 +12,7 @@ from helpers import assert_unchanged, model_fingerprint, tiny_functional
 import gradcam_utils as gc
 from gradcam_utils import engine
 from gradcam_utils.errors import ClassIndexError, GradCAMError
+from gradcam_utils.methods import METHODS
 from gradcam_utils.targets import ClassScore, Difference, MultiLabel, RegionScore, Regression
 
 GRADIENT_METHODS = ["gradcam", "counterfactual", "gradcam++", "hirescam", "layercam", "xgradcam"]
@@ -148,15 +149,86 @@ def test_every_gradient_method_takes_a_target_and_leaves_the_model_unchanged(ima
     assert_unchanged(model, before)
 
 
-def test_scorecam_refuses_a_target_that_is_not_a_class(images):
+def hand_scorecam(images, activations, score_of_copy):
+    """Score-CAM channel by channel, one masked copy at a time: tf.image.resize (bilinear, half-pixel centres),
+    min-max normalise, mask, weight = ``score_of_copy(b, masked copy)``, weighted sum of the activations (raw)."""
+    maps = []
+    for b, image in enumerate(images):
+        weights = []
+        for k in range(activations.shape[-1]):
+            up = tf.image.resize(activations[b, :, :, k : k + 1], image.shape[:2], method="bilinear").numpy()[..., 0]
+            span = up.max() - up.min()
+            weights.append(0.0 if span == 0 else score_of_copy(b, image * ((up - up.min()) / span)[..., None]))
+        maps.append(np.tensordot(activations[b], np.array(weights), axes=([2], [0])))
+    return np.array(maps)  # raw: before the ReLU, so a map with no positive value still compares
+
+
+def raw_map(model, images, layer, method, target, batch_size=32):
+    """A method's raw map (before ReLU and normalisation) from gradient_inputs(target=...)."""
+    return METHODS[method](gc.gradient_inputs(model, images, layer, target=target, batch_size=batch_size))
+
+
+def test_scorecam_scores_masked_copies_with_the_target_itself(images):
+    """Difference and Regression: each masked copy's score as it is, the target called on model(copy) one at a time
+    (the head is linear, so model(copy) is the pre-activation output the target reads)."""
     model = tiny_functional()
-    with pytest.raises(GradCAMError, match="Score-CAM weights each channel by the softmax probability"):
-        gc.explain(model, images, "conv2_act", method="scorecam", target=Difference(0, 1))
-    inputs = gc.gradient_inputs(model, images, "conv2_act", target=Difference(0, 1))
-    with pytest.raises(GradCAMError, match="Score-CAM weights each channel"):
-        gc.heatmaps_from(inputs, "scorecam")
-    with pytest.raises(GradCAMError, match="Score-CAM weights each channel"):  # a sigmoid head has no softmax
-        gc.explain(model, images, "conv2_act", method="scorecam", target=MultiLabel(0))
+    acts = layer_activations(model, "conv2_act", images)
+    for target in (Difference([0, 1, 2, 0], 2), Regression(1), lambda out: out[:, 0] * out[:, 1]):
+
+        def score(b, copy, target=target):  # per-image parameters follow the image: a batch of one, sliced by hand
+            out = model(copy[None].astype(np.float32))
+            if isinstance(target, Difference):
+                return float(out[0, target.a[b]] - out[0, target.b])
+            return float(np.asarray(target(out))[0])
+
+        expected = hand_scorecam(images, acts, score)
+        ours = raw_map(model, images, "conv2_act", "scorecam", target, batch_size=3)
+        np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    target = Difference(0, 2)  # through the public API: the raw map after the ReLU
+    public = gc.compute_heatmaps(model, images, "conv2_act", method="scorecam", target=target, normalize=False)
+    raw = raw_map(model, images, "conv2_act", "scorecam", target)
+    assert (raw > 0).any()
+    np.testing.assert_allclose(public, np.maximum(raw, 0), rtol=1e-5, atol=1e-6 * np.abs(raw).max())
+
+
+def test_scorecam_on_a_label_weights_by_the_label_probability(images):
+    """MultiLabel: the sigmoid of the label's logit, i.e. what the sigmoid head itself outputs for the masked copy;
+    not the logit (shown different, so the test can fail)."""
+    tagger = tiny_functional("sigmoid")
+    acts = layer_activations(tagger, "conv2_act", images)
+    expected = hand_scorecam(images, acts, lambda b, copy: float(tagger(copy[None].astype(np.float32))[0, 1]))
+    ours = raw_map(tagger, images, "conv2_act", "scorecam", MultiLabel(1))
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-6)
+    plain = tiny_functional(None)  # the same weights without the sigmoid: the logit's weights give another map
+    by_logit = hand_scorecam(images, acts, lambda b, copy: float(plain(copy[None].astype(np.float32))[0, 1]))
+    assert np.abs(normalised(by_logit) - normalised(expected)).max() > 0.05
+
+
+def test_scorecam_on_a_region_of_a_segmentation_output(images):
+    """RegionScore with one mask per image: class 1's logits summed over the image's mask, read from a sub-model that
+    stops before the softmax, one masked copy at a time."""
+    model = tiny_segmenter()
+    masks = np.random.default_rng(6).random((4, 8, 8)) > 0.5
+    logits = keras.Model(model.inputs[0], model.get_layer("seg_logits").output)
+    acts = layer_activations(model, "feat", images)
+    expected = hand_scorecam(
+        images, acts, lambda b, copy: float(np.sum(logits(copy[None].astype(np.float32))[0, :, :, 1] * masks[b]))
+    )
+    before = model_fingerprint(model)
+    ours = raw_map(model, images, "feat", "scorecam", RegionScore(1, masks), batch_size=3)
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    assert_unchanged(model, before)
+
+
+def test_scorecam_keeps_the_class_probability_for_class_targets(images):
+    """ClassScore and class_index give Score-CAM's softmax weights, not the logits the other targets use."""
+    model = tiny_functional("softmax")
+    by_target = gc.compute_heatmaps(model, images, "conv2_act", method="scorecam", target=ClassScore(2))
+    by_index = gc.compute_heatmaps(model, images, "conv2_act", method="scorecam", class_index=2)
+    np.testing.assert_array_equal(by_target, by_index)
+    probability = raw_map(model, images, "conv2_act", "scorecam", ClassScore(2))
+    logit = raw_map(model, images, "conv2_act", "scorecam", lambda out: out[:, 2])  # the same class's logit, as is
+    assert np.abs(normalised(logit) - normalised(probability)).max() > 0.05
 
 
 def test_traced_once_per_model_layer_and_target(images):
