@@ -3,7 +3,8 @@
 Run it as ``python -m benchmarks.run`` from the repository root, or as ``python benchmarks/run.py`` (a shim that
 imports this package from its folder; no ``sys.path`` edits either way). The modules:
 
-    cases      what is measured on: the machine, the models (``ModelCase``), the implementations compared
+    cases      what is measured on: the machine, the models (``ModelCase``), the implementations compared,
+               AblationCAM next to Grad-CAM and Score-CAM (``ablation_cost``)
     timing     interleaved medians; the Grad-CAM, Score-CAM and explorer sections
     memory     peak memory (in fresh processes), the leak check, tf-keras-vis' chunking
     checks     tracing (one trace per plan) and batch consistency (oneDNN)

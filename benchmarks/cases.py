@@ -202,49 +202,57 @@ def tf_keras_vis_gradcam(model: keras.Model, layer: str):
 
 
 def ablation_calls(
-    model: keras.Model, layer: str, images: np.ndarray, batch_size: int = 64
+    model: keras.Model, layer: str, images: np.ndarray, batch_size: int = 64, scorecam: bool = True
 ) -> dict[str, Callable[[], object] | None]:
-    """{method: call} for Grad-CAM, AblationCAM and Score-CAM on the same images, classes and layer.
+    """{method: call} for Grad-CAM, AblationCAM and (``scorecam``) Score-CAM on the same images, classes and layer.
 
-    Each call does everything ``gc.explain`` does for its method: AblationCAM's includes the forward and backward
-    pass that gives the activations, then the layers after ``layer`` once per channel (``_graph.tail_function``);
-    Score-CAM's runs the whole model once per channel. The model is attached to the inputs here, as ``explain``
-    does once the engine hands it to the methods (issue 16).
+    Each is one ``gc.compute_heatmaps`` call: AblationCAM's includes the forward and backward pass that gives the
+    activations, then the layers after ``layer`` once per channel (``_graph.tail_call``); Score-CAM's runs the whole
+    model once per channel (leave it out at a layer with many channels: ~10 s per image at EfficientNet-Lite0's
+    1280-channel last layer on a CPU).
     """
-    import dataclasses
-
-    from gradcam_utils import engine
-
     classes = gc.class_logits(model, images).argmax(axis=1)
+    methods = ("gradcam", "ablationcam", "scorecam") if scorecam else ("gradcam", "ablationcam")
 
-    def ablation():
-        inputs = engine.gradient_inputs(model, images, layer, classes, batch_size=batch_size)
-        return engine.heatmaps_from(dataclasses.replace(inputs, model=model), "ablationcam")[0]
+    def call(method: str) -> Callable[[], object]:
+        return lambda: gc.compute_heatmaps(model, images, layer, classes, method, batch_size=batch_size)
 
-    return {
-        "gradcam": lambda: gc.compute_heatmaps(model, images, layer, classes, "gradcam", batch_size=batch_size),
-        "ablationcam": ablation,
-        "scorecam": lambda: gc.compute_heatmaps(model, images, layer, classes, "scorecam", batch_size=batch_size),
-    }
+    return {method: call(method) for method in methods}
 
 
-def ablation_cost(name: str, model: keras.Model, layer: str, images: np.ndarray, repeats: int = 3) -> dict:
-    """Median ms of Grad-CAM, AblationCAM and Score-CAM (interleaved), and AblationCAM's ratio to the other two."""
+def ablation_cost(
+    name: str, model: keras.Model, layer: str, images: np.ndarray, repeats: int = 3, scorecam: bool = True
+) -> dict:
+    """Median ms of Grad-CAM, AblationCAM and Score-CAM (interleaved), each method's ratio to Grad-CAM.
+
+    Ratios are of medians measured in the same process, round-robin, on the same images: only they mean anything
+    (absolute times move with the machine's load). Score-CAM's entries are None when ``scorecam`` is False.
+    """
     from .timing import interleaved_medians
 
-    medians = {k: v["median_ms"] for k, v in interleaved_medians(ablation_calls(model, layer, images), repeats).items()}
+    channels = int(gc.gradient_inputs(model, images[:1], layer).activations.shape[-1])
+    calls = ablation_calls(model, layer, images, scorecam=scorecam)
+    medians = {k: v["median_ms"] for k, v in interleaved_medians(calls, repeats).items()}
+    scorecam_ms = medians.get("scorecam")
     return {
         "model": name,
         "layer": layer,
         "images": len(images),
-        **{f"{k}_ms": v for k, v in medians.items()},
+        "channels": channels,
+        "gradcam_ms": medians["gradcam"],
+        "ablationcam_ms": medians["ablationcam"],
+        "scorecam_ms": scorecam_ms,
         "ablation_over_gradcam": medians["ablationcam"] / medians["gradcam"],
-        "scorecam_over_ablation": medians["scorecam"] / medians["ablationcam"],
+        "scorecam_over_gradcam": None if scorecam_ms is None else scorecam_ms / medians["gradcam"],
+        "scorecam_over_ablation": None if scorecam_ms is None else scorecam_ms / medians["ablationcam"],
     }
 
 
 def main_ablation(quick: bool = False) -> list[dict]:
-    """``python -m benchmarks.cases``: AblationCAM at the last conv layer of shapes_gap and EfficientNet-Lite0."""
+    """``python -m benchmarks.cases``: AblationCAM at the last conv layer of shapes_gap and EfficientNet-Lite0 alone.
+
+    ``benchmarks/run.py`` measures the same (``ablation_cost``) inside the whole suite; this is the short way.
+    """
     from gradcam_utils.synthetic import make_shapes
 
     shapes = gc.load_model("shapes_gap")
@@ -258,12 +266,17 @@ def main_ablation(quick: bool = False) -> list[dict]:
     ]
     if not quick:
         lite = efficientnet_case(batch_sizes=(1,))
-        rows.append(ablation_cost("efficientnet_lite0", lite.model, lite.layer, lite.images(1)))
+        rows.append(ablation_cost("efficientnet_lite0", lite.model, lite.layer, lite.images(1), scorecam=False))
     for row in rows:
+        scorecam = (
+            "Score-CAM skipped (one whole forward pass per channel)"
+            if row["scorecam_ms"] is None
+            else f"Score-CAM {row['scorecam_ms']:.0f} ms ({row['scorecam_over_gradcam']:.1f}x Grad-CAM)"
+        )
         print(
-            f"{row['model']} {row['layer']} ({row['images']} images): Grad-CAM {row['gradcam_ms']:.0f} ms, "
-            f"AblationCAM {row['ablationcam_ms']:.0f} ms ({row['ablation_over_gradcam']:.1f}x Grad-CAM), "
-            f"Score-CAM {row['scorecam_ms']:.0f} ms ({row['scorecam_over_ablation']:.1f}x AblationCAM)"
+            f"{row['model']} {row['layer']} ({row['images']} images, {row['channels']} channels): Grad-CAM "
+            f"{row['gradcam_ms']:.0f} ms, AblationCAM {row['ablationcam_ms']:.0f} ms "
+            f"({row['ablation_over_gradcam']:.1f}x Grad-CAM), {scorecam}"
         )
     return rows
 

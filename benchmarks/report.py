@@ -135,12 +135,54 @@ def _table(headers: list[str], rows: list[list], out=print) -> None:
             out("  ".join("-" * w for w in widths))
 
 
+def _perturbation_tables(results: dict, out) -> None:
+    """The Score-CAM table (batched vs one pass per channel) and AblationCAM's (next to Score-CAM, vs Grad-CAM)."""
+    if results.get("scorecam"):
+        out("\nScore-CAM: per-channel forward passes batched vs one per pass")
+        _table(
+            ["model", "layer", "images", "channels", "batched", "one per pass", "speedup"],
+            [
+                [
+                    s["model"],
+                    s["layer"],
+                    s["images"],
+                    s["channels"],
+                    f"{s['batched_ms']:.0f} ms (bs {s['batch_size']})",
+                    f"{s['one_per_pass_ms']:.0f} ms",
+                    f"{s['speedup']:.1f}x",
+                ]
+                for s in results["scorecam"]
+            ],
+            out,
+        )
+    if results.get("ablation"):
+        out("\nAblationCAM and Score-CAM vs Grad-CAM (one call each, same images, medians interleaved in this run)")
+        _table(
+            ["model", "layer", "images", "channels", "Grad-CAM", "AblationCAM", "Score-CAM"],
+            [
+                [
+                    a["model"],
+                    a["layer"],
+                    a["images"],
+                    a["channels"],
+                    f"{a['gradcam_ms']:.0f} ms",
+                    f"{a['ablationcam_ms']:.0f} ms ({a['ablation_over_gradcam']:.1f}x)",
+                    "skipped"
+                    if a["scorecam_ms"] is None
+                    else f"{a['scorecam_ms']:.0f} ms ({a['scorecam_over_gradcam']:.1f}x)",
+                ]
+                for a in results["ablation"]
+            ],
+            out,
+        )
+
+
 def _f(value, digits=0, suffix=""):
     return None if value is None else f"{value:.{digits}f}{suffix}"
 
 
 def report(results: dict, out=print) -> None:
-    """Print a run's results as tables (machine, targets, Grad-CAM, Score-CAM, explorer, memory, leaks) via ``out``."""
+    """Print a run's results as tables (machine, targets, Grad-CAM, Score-CAM, AblationCAM, explorer, memory, leaks)."""
     m = results["machine"]
     out(
         f"\nmachine: {m['device']} | {m['cpu_model']} | {m['cpus_usable']} usable of {m['cpu_count']} CPUs | "
@@ -207,24 +249,7 @@ def report(results: dict, out=print) -> None:
                 f"{section['max_rel_diff_vs_tf_keras_vis']:.1e} (5 photos, raw maps)"
             )
         )
-    if results.get("scorecam"):
-        out("\nScore-CAM: per-channel forward passes batched vs one per pass")
-        _table(
-            ["model", "layer", "images", "channels", "batched", "one per pass", "speedup"],
-            [
-                [
-                    s["model"],
-                    s["layer"],
-                    s["images"],
-                    s["channels"],
-                    f"{s['batched_ms']:.0f} ms (bs {s['batch_size']})",
-                    f"{s['one_per_pass_ms']:.0f} ms",
-                    f"{s['speedup']:.1f}x",
-                ]
-                for s in results["scorecam"]
-            ],
-            out,
-        )
+    _perturbation_tables(results, out)
     if results.get("explorer"):
         out(
             f"\nExplorer updates, efficientnet_lite0 (median of {results['explorer']['repeats']}, PNG encoding "

@@ -13,8 +13,8 @@ assumption directly), not across the library. The private names used:
 - ``Layer._inbound_nodes`` and ``Node.input_tensors`` / ``output_tensors``: the calls of a layer, to tell whether a
   model is a plain chain of layers (``calls_on``, used by ``transfer.fit_head``).
 - ``Functional._nodes_by_depth`` with ``Node.operation``, ``is_input``, ``input_tensors``, ``outputs`` and
-  ``arguments.fill_in``: running only the part of a graph after a layer (``tail_call``, AblationCAM); a skipped
-  input's ``_keras_history.operation`` names where a skip connection across the layer starts.
+  ``arguments.fill_in``: running only the part of a graph after a layer (``tail_call``, AblationCAM), and the part
+  before it for the tensors a skip connection carries across it (``crossing_tensors``, ``values_before``).
 """
 
 from __future__ import annotations
@@ -177,46 +177,91 @@ def tail_function(model: keras.Model, path: tuple, activation_shape: tuple):
 
 
 def tail_call(model: keras.Model, path: tuple):
-    """A function from ``path[-1]``'s output (N, ...) to ``model``'s pre-softmax scores (N, classes), float32.
+    """A function (``path[-1]``'s output (N, ...), before=()) -> ``model``'s pre-softmax scores (N, classes), float32.
 
     Only the operations after the layer run: the graph's nodes (``Functional._nodes_by_depth``, each node's
     ``operation``, ``input_tensors``, ``outputs`` and ``arguments.fill_in``) are walked from that layer's node on, as
     ``_run_through_graph`` walks them from the inputs; nested models on ``path`` are left the same way, innermost
     first. Nothing is built on the model (a sub-model ``keras.Model(layer.output, ...)`` would add nodes to its
-    layers). Raises UnsupportedModelError when a later operation also reads a tensor from before the layer (a skip
-    connection across it): the part after the layer then cannot run from the layer's output alone.
+    layers). When a later operation also reads a tensor from before the layer (a skip connection across it: a
+    residual block's Add, a pre-norm transformer block's residual), ``before`` holds those tensors' values (N, ...),
+    in the order of ``crossing_tensors``, computed from the images by ``values_before``.
     """
+    ids = [id(tensor) for tensor in crossing_tensors(model, path)]
 
-    def run(owner, path: tuple, x, logits: bool):
+    def run(owner, path: tuple, x, logits: bool, known: dict):
         graph = graph_of(owner)
         final_op = output_operation(graph) if logits else None
         node, depth = _single_node(graph, path[0])
         if len(path) > 1:
-            x = run(path[0], path[1:], x, path[0] is final_op)
-        values = {id(tensor): x for tensor in node.outputs}
-        crossing = []  # operations that produce a tensor from before the layer, read by a later step
-        for later in sorted((d for d in graph._nodes_by_depth if d < depth), reverse=True):
-            for step in graph._nodes_by_depth[later]:
-                missing = [t for t in step.input_tensors if id(t) not in values]
-                if missing and len(missing) < len(step.input_tensors):
-                    crossing += [t._keras_history.operation.name for t in missing]
-                if not step.operation or step.is_input or missing:
-                    continue
-                args, kwargs = step.arguments.fill_in(values)
-                out = operation_call(step.operation, step.operation is final_op)(*args, **kwargs)
-                outputs = out if isinstance(out, (list, tuple)) else [out]
-                values.update((id(tensor), value) for tensor, value in zip(step.outputs, outputs, strict=False))
-        if id(graph.outputs[0]) not in values:
-            source = f"'{crossing[0]}'" if crossing else "the layer whose output the skip connection carries"
-            raise UnsupportedModelError(
-                f"The layers after '{path[0].name}' also read tensors from before it (a skip connection across "
-                "it), so they cannot run from its output alone, which AblationCAM needs. Pick the layer where the "
-                f"skip connection starts, {source} (in a residual block or a pre-norm transformer block: the "
-                "block's input), or where it joins (e.g. the block's Add or its activation), or a layer after it."
-            )
+            x = run(path[0], path[1:], x, path[0] is final_op, known)
+        values = {**known, **{id(tensor): x for tensor in node.outputs}}
+        _run_steps(graph, values, [d for d in graph._nodes_by_depth if d < depth], final_op)
         return values[id(graph.outputs[0])]
 
-    return lambda activations: tf.cast(run(model, path, activations, True), tf.float32)
+    return lambda activations, before=(): tf.cast(
+        run(model, path, activations, True, dict(zip(ids, before, strict=True))), tf.float32
+    )
+
+
+def crossing_tensors(model: keras.Model, path: tuple) -> list:
+    """The tensors from before ``path[-1]`` that operations after it read (skip connections across it), in order.
+
+    Found by walking the later operations as ``tail_call`` does, at every level of ``path`` (innermost first); empty
+    for a plain chain. They do not depend on the layer (a tensor that did would come after it).
+    """
+    found: list = []
+
+    def level(owner, path: tuple):
+        graph = graph_of(owner)
+        node, depth = _single_node(graph, path[0])
+        if len(path) > 1:
+            level(path[0], path[1:])
+        available = {id(tensor) for tensor in node.outputs}
+        for later in sorted((d for d in graph._nodes_by_depth if d < depth), reverse=True):
+            for step in graph._nodes_by_depth[later]:
+                if not step.operation or step.is_input:
+                    continue
+                for tensor in step.input_tensors:
+                    if id(tensor) not in available:
+                        found.append(tensor)
+                        available.add(id(tensor))
+                available.update(id(tensor) for tensor in step.outputs)
+
+    level(model, path)
+    return found
+
+
+def values_before(model: keras.Model, path: tuple, images) -> list:
+    """The values of ``crossing_tensors(model, path)`` for ``images``: the graph run up to the layer, at every level."""
+    wanted = crossing_tensors(model, path)
+    if not wanted:
+        return []
+    values: dict = {}
+
+    def level(owner, path: tuple, x):
+        graph = graph_of(owner)
+        node, depth = _single_node(graph, path[0])
+        local = {id(graph.inputs[0]): x}
+        _run_steps(graph, local, [d for d in graph._nodes_by_depth if d > depth], None)  # deeper: before the layer
+        values.update(local)
+        if len(path) > 1:  # the nested model's input, computed above
+            level(path[0], path[1:], local[id(node.input_tensors[0])])
+
+    level(model, path, images)
+    return [values[id(tensor)] for tensor in wanted]
+
+
+def _run_steps(graph, values: dict, depths: list, final_op) -> None:
+    """Run ``graph``'s operations at ``depths`` (deepest first) whose inputs are all in ``values``, adding outputs."""
+    for depth in sorted(depths, reverse=True):
+        for step in graph._nodes_by_depth[depth]:
+            if not step.operation or step.is_input or any(id(t) not in values for t in step.input_tensors):
+                continue
+            args, kwargs = step.arguments.fill_in(values)
+            out = operation_call(step.operation, step.operation is final_op)(*args, **kwargs)
+            outputs = out if isinstance(out, (list, tuple)) else [out]
+            values.update((id(tensor), value) for tensor, value in zip(step.outputs, outputs, strict=False))
 
 
 def _single_node(graph, operation) -> tuple:

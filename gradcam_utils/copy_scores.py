@@ -52,43 +52,71 @@ def target_copy_scores(model: keras.Model, target, batch_size: int):
     return scores_of
 
 
-def ablation_tail(inputs):
-    """AblationCAM's traced (activations, leading tokens, rows, channel zeroed or -1, picks) -> (N,) scores.
+class AblationTail:
+    """AblationCAM's traced functions for one (model, layer, target): the later layers' scores of ablated copies.
 
-    Row i is image ``rows[i]``'s activations with channel ``zeroed[i]`` set to zero (-1: none), run through the
-    layers after the chosen one. On a token layer the (h, w) grid is flattened back to tokens, row by row, behind the
-    image's leading (class/register) tokens, which are not zeroed. ``picks[i]`` is the class whose pre-softmax score
-    is read, or with a target the image's row for the target's parameters. Cached per (model, layer, target).
+    ``scores(activations, leading tokens, rows, channel zeroed or -1, picks, *before)`` -> (N,): row i is image
+    ``rows[i]``'s activations with channel ``zeroed[i]`` set to zero (-1: none), run through the layers after the
+    chosen one. On a token layer the (h, w) grid is flattened back to tokens, row by row, behind the image's leading
+    (class/register) tokens, which are not zeroed. ``picks[i]`` is the class whose pre-softmax score is read, or with
+    a target the image's row for the target's parameters. ``before`` are the values, per image, of the tensors a skip
+    connection carries across the layer (``_graph.crossing_tensors``), which ``values_before(images)`` computes once
+    per batch (an empty tuple when nothing crosses: the tail then runs from the layer's output alone).
     """
+
+    def __init__(self, inputs):
+        model = inputs.model  # the functions keep the model, not these inputs (a cached plan would hold the batch)
+        path = layer_lookup.find_layer_path(model, inputs.layer_name)
+        run = _graph.tail_call(model, path)
+        crossing = _graph.crossing_tensors(model, path)
+        target, on_tokens = inputs.target, inputs.leading_tokens is not None
+
+        def ablated_scores(activations, leading, rows, zeroed, picks, *before):
+            keep = 1.0 - tf.one_hot(zeroed, tf.shape(activations)[-1])  # one_hot(-1) is all zeros: nothing zeroed
+            ablated = tf.gather(activations, rows) * keep[:, None, None, :]
+            if on_tokens:  # back to (N, n + h*w, C): the leading tokens untouched in front, the grid row by row
+                shape = tf.shape(ablated)
+                patches = tf.reshape(ablated, (shape[0], shape[1] * shape[2], shape[3]))
+                ablated = tf.concat([tf.gather(leading, rows), patches], axis=1)
+            outputs = run(ablated, [tf.gather(value, rows) for value in before])
+            if target is None:
+                return tf.gather(outputs, picks, axis=1, batch_dims=1)
+            return target_scores(target, outputs, picks)
+
+        index = tf.TensorSpec((None,), tf.int32)
+        channels = inputs.activations.shape[-1:]
+        self.scores = _graph.traced(
+            ablated_scores,
+            tf.TensorSpec((None, None, None) + channels, tf.float32),
+            tf.TensorSpec((None, None) + channels, tf.float32),
+            index,
+            index,
+            index,
+            *(tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype) for t in crossing),
+        )
+        self._before = None
+        if crossing:
+            image_shape = tuple(_graph.graph_of(model).inputs[0].shape[1:])
+            self._before = _graph.traced(
+                lambda images: tuple(_graph.values_before(model, path, images)),
+                tf.TensorSpec((None,) + image_shape, tf.float32),
+            )
+
+    def values_before(self, images) -> tuple:
+        """The tensors a skip connection carries across the layer, for ``images``; () when none crosses it."""
+        if self._before is None:
+            return ()
+        if images is None:
+            raise ValueError(
+                "AblationCAM: a skip connection crosses this layer, so the layers after it also need the images; "
+                "use gc.explain(model, images, layer_name, method='ablationcam')."
+            )
+        return tuple(self._before(tf.constant(images)))
+
+
+def ablation_tail(inputs) -> AblationTail:
+    """The cached ``AblationTail`` of (inputs.model, inputs.layer_name, inputs.target), for a conv or token layer."""
     from . import engine
 
     key = ("ablation_tail", inputs.layer_name, inputs.target, inputs.leading_tokens is not None)
-    return engine.cached_plan(inputs.model, key, lambda: _build_tail(inputs))
-
-
-def _build_tail(inputs):
-    run = _graph.tail_call(inputs.model, layer_lookup.find_layer_path(inputs.model, inputs.layer_name))
-    target, on_tokens = inputs.target, inputs.leading_tokens is not None
-
-    def ablated_scores(activations, leading, rows, zeroed, picks):
-        keep = 1.0 - tf.one_hot(zeroed, tf.shape(activations)[-1])  # one_hot(-1) is all zeros: nothing zeroed
-        ablated = tf.gather(activations, rows) * keep[:, None, None, :]
-        if on_tokens:  # back to (N, n + h*w, C): the leading tokens untouched in front, the grid row by row
-            shape = tf.shape(ablated)
-            patches = tf.reshape(ablated, (shape[0], shape[1] * shape[2], shape[3]))
-            ablated = tf.concat([tf.gather(leading, rows), patches], axis=1)
-        outputs = run(ablated)
-        if target is None:
-            return tf.gather(outputs, picks, axis=1, batch_dims=1)
-        return target_scores(target, outputs, picks)
-
-    index = tf.TensorSpec((None,), tf.int32)
-    channels = inputs.activations.shape[-1:]
-    return _graph.traced(
-        ablated_scores,
-        tf.TensorSpec((None, None, None) + channels, tf.float32),
-        tf.TensorSpec((None, None) + channels, tf.float32),
-        index,
-        index,
-        index,
-    )
+    return engine.cached_plan(inputs.model, key, lambda: AblationTail(inputs))

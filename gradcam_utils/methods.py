@@ -237,8 +237,9 @@ def ablationcam(inputs: CamInputs) -> np.ndarray:
 
     On a token layer (a Vision Transformer's (batch, tokens, channels)), channel k is zeroed in the patch tokens only:
     the class/register tokens in front are left as they are (they belong to no image position), and the later
-    layers run on the tokens. A layer that a skip connection crosses (a pre-norm block's LayerNorm, whose input the
-    residual Add reads) is refused by the tail, naming the layer to pick instead (the block's input).
+    layers run on the tokens. When a skip connection crosses the layer (inside a residual block, or a pre-norm
+    transformer block's LayerNorm, whose input the residual Add also reads), what it carries is computed once per
+    image from the images and held fixed: only the chosen layer's channel is zeroed, as in the paper.
     """
     if inputs.model is None or not inputs.layer_name:
         raise ValueError(
@@ -262,9 +263,12 @@ def ablationcam(inputs: CamInputs) -> np.ndarray:
     rows = np.repeat(np.arange(batch, dtype=np.int32), channels + 1)
     zeroed = np.tile(np.arange(-1, channels, dtype=np.int32), batch)
     step = max(1, _ABLATION_VALUES // max(1, (height * width + leading.shape[1]) * channels))  # copies per call
+    before = tail.values_before(inputs.images)  # what a skip connection carries across the layer, once per image
     found = np.concatenate(
         [
-            _checked(tail(acts, leading.astype(np.float32), part, zeroed[first : first + step], picks[part]))
+            _checked(
+                tail.scores(acts, leading.astype(np.float32), part, zeroed[first : first + step], picks[part], *before)
+            )
             for first in range(0, rows.size, step)
             for part in [rows[first : first + step]]
         ]

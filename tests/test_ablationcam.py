@@ -14,7 +14,6 @@ from helpers import assert_unchanged, model_fingerprint, tiny_functional
 
 import gradcam_utils as gc
 from gradcam_utils import engine
-from gradcam_utils.errors import UnsupportedModelError
 from gradcam_utils.methods import METHODS
 from gradcam_utils.targets import ClassScore, Difference, MultiLabel, RegionScore
 
@@ -100,16 +99,61 @@ def test_the_model_is_unchanged_and_gains_no_layer_calls():
     np.testing.assert_array_equal(x, copy)
 
 
-def test_a_skip_connection_across_the_layer_is_refused_with_what_to_pick():
+def test_a_skip_connection_across_the_layer_carries_the_unablated_tensor():
+    """Inside a residual block (c2, whose input the Add also reads): a loop that zeroes channel k of c2's output and
+    adds c1's output as Keras' own sub-model computed it from the image, untouched."""
     keras.utils.set_random_seed(9)
     inputs = keras.Input((8, 8, 3))
     a = keras.layers.Conv2D(4, 3, padding="same", name="c1")(inputs)
     b = keras.layers.Conv2D(4, 3, padding="same", name="c2")(a)
     joined = keras.layers.Add(name="join")([a, b])
-    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(joined)))
-    with pytest.raises(UnsupportedModelError, match="skip connection.*'join'|skip connection.*Add"):
-        METHODS["ablationcam"](_inputs(model, _images(1), "c2"))
-    assert METHODS["ablationcam"](_inputs(model, _images(1), "join")).shape == (1, 8, 8)
+    dense = keras.layers.Dense(2, name="head")
+    model = keras.Model(inputs, dense(keras.layers.GlobalAveragePooling2D()(joined)))
+    x = _images(2, seed=10)
+    skip = keras.Model(inputs, a)(x).numpy()  # what the skip connection carries, per image
+    kernel, bias = (np.asarray(w) for w in dense.weights)
+    inputs_c2 = _inputs(model, x, "c2")
+    weights = np.zeros((2, 4))
+    for i, image in enumerate(inputs_c2.activations):
+        c = inputs_c2.class_indices[i]
+        y = ((skip[i] + image).mean(axis=(0, 1)) @ kernel + bias)[c]
+        for k in range(4):
+            ablated = image.copy()
+            ablated[..., k] = 0
+            weights[i, k] = (y - ((skip[i] + ablated).mean(axis=(0, 1)) @ kernel + bias)[c]) / abs(y)
+    expected = _raw(inputs_c2.activations, weights)
+    np.testing.assert_allclose(
+        METHODS["ablationcam"](inputs_c2), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max()
+    )
+    with pytest.raises(ValueError, match="also need the images"):  # hand-made inputs without them
+        METHODS["ablationcam"](dataclasses.replace(inputs_c2, images=None))
+
+
+def test_a_skip_connection_inside_a_nested_base_and_one_around_it():
+    """c2 inside a nested base, crossed by the base's own skip (c1 -> Add) and by the outer model's (input -> Add):
+    both tensors computed by Keras sub-models from the image, the rest by hand."""
+    keras.utils.set_random_seed(12)
+    inner_in = keras.Input((8, 8, 3))
+    c1 = keras.layers.Conv2D(3, 3, padding="same", name="c1")(inner_in)
+    c2 = keras.layers.Conv2D(3, 3, padding="same", name="c2")(c1)
+    base = keras.Model(inner_in, keras.layers.Add(name="inner_join")([c1, c2]), name="base")
+    outer_in = keras.Input((8, 8, 3))
+    dense = keras.layers.Dense(3, name="head")
+    joined = keras.layers.Add(name="outer_join")([outer_in, base(outer_in)])
+    model = keras.Model(outer_in, dense(keras.layers.GlobalAveragePooling2D()(joined)))
+    x = _images(2, seed=13)
+    inner_skip = keras.Model(inner_in, c1)(x).numpy()
+    kernel, bias = (np.asarray(w) for w in dense.weights)
+
+    def after_for(b):
+        return lambda a: ((x[b] + inner_skip[b] + a[0]).mean(axis=(0, 1)) @ kernel + bias)[None]
+
+    inputs = _inputs(model, x, "c2")
+    weights = np.concatenate(
+        [_loop_weights(inputs.activations[b : b + 1], inputs.class_indices[b : b + 1], after_for(b)) for b in range(2)]
+    )
+    expected = _raw(inputs.activations, weights)
+    np.testing.assert_allclose(METHODS["ablationcam"](inputs), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
 
 
 def test_without_the_model_it_says_to_use_explain():
@@ -247,11 +291,35 @@ def test_on_token_layers_a_channel_is_zeroed_in_the_patch_tokens_only(class_toke
     assert_unchanged(vit, before)
 
 
-def test_a_pre_norm_layernorm_names_the_block_input_to_pick_instead():
-    """The default ViT layer is the last attention's input, a LayerNorm whose input the residual Add also reads."""
+def test_the_default_vit_layer_a_pre_norm_layernorm_keeps_the_residual_stream():
+    """The default ViT layer is the last attention's input, a LayerNorm whose input the residual Add also reads: by
+    hand, a sub-model gives the LayerNorm's output and the residual stream; channel k is zeroed in the LayerNorm's
+    patch tokens, the attention runs on them and the residual stream is added untouched."""
     from test_tokens import tiny_vit
 
     vit = tiny_vit()
-    x = np.random.default_rng(9).normal(size=(1, 16, 16, 3)).astype(np.float32)
-    with pytest.raises(UnsupportedModelError, match="'block_ln1'.*skip connection.*starts, 'class_token'"):
-        gc.explain(vit, x, method="ablationcam")
+    x = np.random.default_rng(9).normal(size=(2, 16, 16, 3)).astype(np.float32)
+    get = vit.get_layer
+    normed, stream = (
+        v.numpy() for v in keras.Model(vit.inputs, [get("block_ln1").output, get("class_token").output])(x)
+    )
+    kernel, bias = (np.asarray(w) for w in get("head").weights)
+
+    def logits(y, residual):
+        h = get("block_add1")([residual, get("block_attn")(y, y)])
+        h = get("block_out")([h, get("block_mlp2")(get("block_mlp1")(get("block_ln2")(h)))])
+        return np.asarray(get("final_ln")(h))[:, 0] @ kernel + bias
+
+    top = logits(normed, stream).argmax(axis=1)
+    weights = np.zeros((2, 8))
+    for b in range(2):
+        y = logits(normed[b : b + 1], stream[b : b + 1])[0, top[b]]
+        for k in range(8):
+            ablated = normed[b : b + 1].copy()
+            ablated[:, 1:, k] = 0
+            weights[b, k] = (y - logits(ablated, stream[b : b + 1])[0, top[b]]) / abs(y)
+    expected = _raw(normed[:, 1:].reshape(2, 4, 4, 8), weights)
+    result = gc.explain(vit, x, method="ablationcam", normalize=False)
+    assert result.layer_name == "block_ln1"
+    np.testing.assert_allclose(result.heatmaps, np.maximum(expected, 0), rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    assert (expected > 0).any()

@@ -62,6 +62,10 @@ def test_the_suite_runs_on_a_tiny_model_and_reports_every_section(bench, tiny_ca
         [tiny_case],
         [("tiny", tiny_case.model, "conv2_act", images, 4)],
         explorer_repeats=None,
+        ablation_cases=[
+            ("tiny", tiny_case.model, "conv2_act", images, True),
+            ("tiny", tiny_case.model, "conv1_act", images, False),
+        ],
         leak_calls=(2, 5),
         fresh_process_memory=False,
         log=lambda _: None,
@@ -84,6 +88,12 @@ def test_the_suite_runs_on_a_tiny_model_and_reports_every_section(bench, tiny_ca
     assert section["max_abs_diff_vs_article"] < 1e-4 and section["max_rel_diff_vs_tf_keras_vis"] < 1e-4
     assert section["trace_count"] == 1
     assert results["scorecam"][0]["channels"] == 5 and results["scorecam"][0]["speedup"] > 0
+    with_scorecam, without = results["ablation"]  # AblationCAM next to Score-CAM, both as ratios to Grad-CAM
+    assert (with_scorecam["layer"], with_scorecam["channels"], without["channels"]) == ("conv2_act", 5, 6)
+    for key in ("gradcam_ms", "ablationcam_ms", "scorecam_ms", "ablation_over_gradcam", "scorecam_over_gradcam"):
+        assert np.isfinite(with_scorecam[key]) and with_scorecam[key] > 0, key
+    assert with_scorecam["ablation_over_gradcam"] == with_scorecam["ablationcam_ms"] / with_scorecam["gradcam_ms"]
+    assert without["scorecam_ms"] is None and without["scorecam_over_gradcam"] is None
     assert results["traces"][0]["ok"] and results["leaks"][0]["total"] == 5
     assert [(row["call"], row["batch"]) for row in results["memory"]] == [
         ("ours", 2),
@@ -102,6 +112,7 @@ def test_the_suite_runs_on_a_tiny_model_and_reports_every_section(bench, tiny_ca
     bench.report.report(results)
     printed = capsys.readouterr().out
     assert "Targets" in printed and "Grad-CAM, tiny" in printed and "Score-CAM" in printed
+    assert "AblationCAM and Score-CAM vs Grad-CAM" in printed and "skipped" in printed
     assert "Peak memory" in printed
     json.dumps(bench.report.jsonable(results))  # what --out writes
 

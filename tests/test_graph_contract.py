@@ -265,6 +265,9 @@ def test_nodes_by_depth_give_each_call_its_operation_tensors_and_arguments_to_fi
     assert args[0] is value and kwargs == {}
     deepest = model._nodes_by_depth[max(model._nodes_by_depth)]
     assert all(node.is_input for node in deepest), "Keras assumption broken: the deepest nodes are the inputs'"
+    assert [id(t) for node in deepest for t in node.outputs] == [id(model.inputs[0])], (
+        "Keras assumption broken: an input node's output is the model's input tensor (values_before starts there)"
+    )
 
 
 def test_tail_function_runs_only_the_layers_after_one_and_leaves_the_softmax_out(x):

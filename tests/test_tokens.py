@@ -166,10 +166,7 @@ def test_explicit_token_grid_equals_the_found_one(vit, images):
 @pytest.mark.parametrize("method", gc.available_methods())
 def test_every_method_runs_on_token_layers(vit, images, method):
     before = model_fingerprint(vit)
-    # AblationCAM reruns the layers after the chosen one: the default (a pre-norm LayerNorm) has a residual Add
-    # reading across it (test_ablationcam.py), the block's input does not
-    layer = "class_token" if method == "ablationcam" else None
-    maps = gc.compute_heatmaps(vit, images, layer, method=method)
+    maps = gc.compute_heatmaps(vit, images, method=method)  # AblationCAM's hand-written routes: test_ablationcam.py
     assert maps.shape == (3, 4, 4) and np.isfinite(maps).all()
     assert_unchanged(vit, before)
 
