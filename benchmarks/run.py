@@ -227,9 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     results = run_suite(
         cases,
         scorecam_cases,
-        None if args.no_explorer else (2 if args.quick else 5),
-        ablation_cases,
-        (10, 60) if args.quick else (10, 200),
+        explorer_repeats=None if args.no_explorer else (2 if args.quick else 5),
+        ablation_cases=ablation_cases,
+        leak_calls=(10, 60) if args.quick else (10, 200),
         onednn_off_model="efficientnet_lite0" if args.onednn_off_check else None,
         log=lambda line: print(line, file=sys.stderr, flush=True),
     )
