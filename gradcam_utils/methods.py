@@ -310,7 +310,8 @@ def passes_per_image(method: str, channels: int) -> tuple[int, int]:
     Every method starts from one forward and one backward pass (shared by a whole batch); Score-CAM then runs the
     model once more per channel (those with a constant map are skipped, so this is an upper bound). AblationCAM
     runs only the layers after the chosen one once per channel, counted here as ``channels`` extra (partial)
-    forward passes; at the last conv layer each costs a small fraction of a whole pass.
+    forward passes; at the last conv layer each costs a small fraction of a whole pass. (When a skip connection
+    crosses the layer, the layers before it also run once more per batch, for what the skip carries.)
     """
     check_method(method, METHODS)
     return (1 + channels, 1) if method in ("scorecam", "ablationcam") else (1, 1)
