@@ -17,6 +17,7 @@ import numpy as np
 from . import efficientnet_lite, imagenet, xception
 from . import engine_checks as checks
 from .course import MODELS_DIR
+from .engine import softmax
 from .errors import GradCAMError, ImageInputError, WeightsUnavailableError
 from .images import load_image
 from .keras_archive import check_keras_archive
@@ -60,7 +61,10 @@ class ModelBundle:
         return self.preprocess_fn(array)
 
     def predict(self, images) -> np.ndarray:
-        """Logits (B, classes) for uint8 RGB image(s) at the input size; NonFiniteError rather than NaN scores."""
+        """Logits for uint8 RGB image(s) at the input size; NonFiniteError rather than NaN scores.
+
+        (B, classes) for a classifier or a multi-label model, (B, H, W, classes) for a segmenter.
+        """
         batch = self.preprocess(images)
         logits = np.asarray(self.model(batch, training=False))
         checks.check_finite(
@@ -68,9 +72,47 @@ class ModelBundle:
         )
         return logits
 
+    def probabilities(self, logits) -> np.ndarray:
+        """(B, classes) probabilities from logits: a softmax, or for a multi-label model each label's own sigmoid.
+
+        Raises:
+            GradCAMError: for a segmenter, whose outputs are per pixel (see :meth:`decode`).
+        """
+        if self.task == "segmentation":
+            raise GradCAMError(self._per_pixel_message())
+        array = np.atleast_2d(np.asarray(logits, dtype=np.float64))
+        if self.task == "multilabel":  # labels are independent: one sigmoid each, they need not sum to 1
+            return 0.5 * (1.0 + np.tanh(0.5 * array))  # the sigmoid, without exp's overflow for large |logit|
+        return softmax(array)
+
     def decode(self, logits, top: int = 5) -> list[list[imagenet.Prediction]]:
-        """Top (class index, name, probability) per image, best first, like Keras' decode_predictions."""
+        """Top (class index, name, probability) per image, best first, like Keras' decode_predictions.
+
+        For a multi-label model the probability is each label's own sigmoid (a label is present above 0.5, and
+        several can be); for a classifier it is the softmax over the classes.
+
+        Raises:
+            GradCAMError: for a segmenter: its outputs are a class per pixel, not one per image.
+        """
+        if self.task == "segmentation":
+            raise GradCAMError(self._per_pixel_message())
+        if self.task == "multilabel":
+            names = self.class_names
+            array = np.asarray(logits)
+            if array.ndim not in (1, 2) or array.shape[-1] != len(names):
+                raise GradCAMError(
+                    f"decode expects outputs of shape (batch, {len(names)}), one logit per label; got {array.shape}."
+                )
+            return imagenet.decode(self.probabilities(logits), top=top, from_logits=False, class_names=names)
         return imagenet.decode(logits, top=top, class_names=self.class_names)
+
+    def _per_pixel_message(self) -> str:
+        return (
+            f"{self.name} is a segmentation model: its logits (B, H, W, {len(self.class_names)}) give a class per "
+            "pixel, not one per image, so there is nothing to decode into a top-k list. Take the class of each pixel "
+            "with bundle.predict(images).argmax(axis=-1), and explain a region with "
+            "gc.explain(bundle.model, bundle.preprocess(images), target=gc.targets.RegionScore(c, mask))."
+        )
 
 
 _LOADERS: dict[str, tuple[Callable[..., ModelBundle], str]] = {}

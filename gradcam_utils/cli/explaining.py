@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import engine, imagenet, zoo
+from .. import engine, zoo
 from ..errors import (
     ClassIndexError,
     EmptyHeatmapWarning,
@@ -127,6 +127,12 @@ def run_explain(args) -> int:
             f"its manifest, {MANIFEST}); they are left as they are. Choose another --out, or move them away."
         )
     bundle = models.load_bundle(args.model, args.preprocess, args.class_names)
+    if bundle.task == "segmentation":  # a class per pixel: no one class per image for the command to explain
+        raise UsageError(
+            f"{bundle.name} is a segmentation model: it gives a class per pixel, and the command explains one class "
+            f"per image. Explain a region from Python: bundle = gc.load_model({bundle.name!r}); "
+            "gc.explain(bundle.model, bundle.preprocess(images), target=gc.targets.RegionScore(c, mask))."
+        )
     settings = Settings(
         bundle=bundle,
         layer=models.check_layer(bundle, args.layer),
@@ -311,8 +317,8 @@ def explain_batch(batch: list[Loaded], settings: Settings) -> list[tuple[Explain
         raise UsageError(str(err)) from None
     except GradCAMError as err:
         return [(f"Grad-CAM failed ({_one_line(err)})", None)] * len(batch)
-    probabilities = engine.softmax(logits)
-    top = imagenet.decode(logits, top=settings.top, class_names=bundle.class_names)
+    probabilities = bundle.probabilities(logits)  # a multi-label model's are each label's sigmoid
+    top = bundle.decode(logits, top=settings.top)
     outcomes: list[tuple[Explained | str, np.ndarray | None]] = []
     for i, item in enumerate(batch):
         heatmap = result.heatmaps[i]

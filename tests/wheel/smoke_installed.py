@@ -85,10 +85,13 @@ def check_every_model_loads() -> None:
         bundle = gc.load_model(name)
         height, width = bundle.input_size
         logits = bundle.predict(np.zeros((1, height, width, 3), np.uint8))
+        # A segmenter scores every pixel: (1, H, W, classes); a classifier or a multi-label model the whole image.
+        expected = (1, height, width) if bundle.task == "segmentation" else (1,)
+        expected += (len(bundle.class_names),)
         check(
-            logits.shape == (1, len(bundle.class_names)) and np.isfinite(logits).all(),
-            f"{name}: logits of shape {logits.shape} (finite: {np.isfinite(logits).all()}), expected "
-            f"(1, {len(bundle.class_names)})",
+            logits.shape == expected and np.isfinite(logits).all(),
+            f"{name} ({bundle.task}): logits of shape {logits.shape} (finite: {np.isfinite(logits).all()}), "
+            f"expected {expected}",
         )
         print(
             f"{name}: loaded, input {bundle.input_size}, {len(bundle.class_names)} classes "
