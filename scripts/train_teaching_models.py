@@ -80,7 +80,9 @@ MODEL_FILES = {
 # one: name -> (module file in scripts/, key in metrics.json). A module defines FILE (the .keras name),
 # train(out: Path) -> None (trains from its own seeds and saves out / FILE) and measure(out: Path) -> dict (the
 # metrics of the saved file, loaded as a learner loads it; it may read the other models in out).
-TASK_MODELS: dict[str, tuple[str, str]] = {}
+TASK_MODELS: dict[str, tuple[str, str]] = {
+    "shapes_vit": ("train_vit.py", "vit_model"),
+}
 # The biased model's cue: a colour patch (CUE_PALETTE[class]) at a random corner. Colour, not
 # position, because a GAP head throws position away: a colour is a shortcut it can actually take.
 CUE: dict[str, Any] = dict(cue_kind="color")  # make_shapes keywords
