@@ -82,6 +82,9 @@ MODEL_FILES = {
 # metrics of the saved file, loaded as a learner loads it; it may read the other models in out).
 TASK_MODELS: dict[str, tuple[str, str]] = {
     "shapes_vit": ("train_vit.py", "vit_model"),
+    # Both start from shapes_gap's conv body, which --only needs in --out (trained first in a full run).
+    "shapes_segmenter": ("train_segmenter.py", "segmenter_model"),
+    "shapes_multilabel": ("train_multilabel.py", "multilabel_model"),
 }
 # The biased model's cue: a colour patch (CUE_PALETTE[class]) at a random corner. Colour, not
 # position, because a GAP head throws position away: a colour is a shortcut it can actually take.

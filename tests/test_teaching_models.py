@@ -124,12 +124,11 @@ def test_gradcam_shows_where_each_model_looks(clean, biased, cue_tests):
 
 def test_training_script_reproduces_the_reported_metrics_from_the_shipped_models(tmp_path):
     """--evaluate-only re-measures the shipped files on the script's own test sets: metrics.json, exactly."""
-    for name in ("shapes_gap.keras", "shapes_biased.keras", "shapes_flat.keras"):
-        (tmp_path / name).write_bytes((MODELS / name).read_bytes())
+    for path in MODELS.glob("*.keras"):  # every shipped model, the task models' (issue 16) too
+        (tmp_path / path.name).write_bytes(path.read_bytes())
     measured = training.main(["--out", str(tmp_path), "--evaluate-only"])
-    assert measured["clean_model"] == REPORTED["clean_model"]
-    assert measured["biased_model"] == REPORTED["biased_model"]
-    assert measured["flat_model"] == REPORTED["flat_model"]
+    for key in ("clean_model", "biased_model", "flat_model", *(key for _, key in training.TASK_MODELS.values())):
+        assert measured[key] == REPORTED[key], key
 
 
 def test_training_is_deterministic():
