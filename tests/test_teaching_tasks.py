@@ -4,7 +4,7 @@ determinism.
 
 Independent routes: the data are checked against make_shapes' own masks and labels (and the painted pixels); the
 accuracy, IoU and pointing floors against the true masks of pictures no model was trained or measured on (seeds
-130-131 and 140-141; the training scripts use 30-32 and 40-42), set from the measurement on these very pictures less a
+130 and 140; the training scripts use 30-32 and 40-42), set from the measurement on these very pictures less a
 margin (each floor says what was measured); decode's probabilities against a hand-written sigmoid and softmax.
 """
 
