@@ -166,12 +166,12 @@ def build_shapes_vit(
 
     Raises:
         GradCAMError: an argument that is not a positive integer of the right kind, a picture the patches do not
-            tile, or a width the heads do not divide.
+            tile, a stem that is no tuple of filter counts or halves the picture more often than a patch allows,
+            or a width the heads do not divide.
     """
     _check("num_classes", num_classes, 2)
-    for argument, value in (("image_size", image_size), ("patch_size", patch_size), ("width", width)):
-        _check(argument, value, 1)
-    for argument, value in (("depth", depth), ("heads", heads), ("mlp_width", mlp_width)):
+    sizes = {"image_size": image_size, "patch_size": patch_size, "width": width, "depth": depth, "heads": heads}
+    for argument, value in {**sizes, "mlp_width": mlp_width}.items():
         _check(argument, value, 1)
     if image_size % patch_size or image_size // patch_size < 2:
         raise GradCAMError(
