@@ -325,7 +325,10 @@ def main(argv: list[str] | None = None) -> dict:
     for name, module in tasks.items():
         if name in to_train:
             t0 = time.perf_counter()
-            module.train(args.out)
+            try:
+                module.train(args.out)
+            except FileNotFoundError as err:  # a model it starts from is missing: what to do, not a traceback
+                parser.error(str(err))
             print(f"{name} trained in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     missing = [str(path) for path in paths.values() if not path.is_file()]
     missing += [str(args.out / module.FILE) for module in tasks.values() if not (args.out / module.FILE).is_file()]

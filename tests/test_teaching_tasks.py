@@ -307,3 +307,12 @@ def test_the_multilabel_model_starts_from_the_gap_models_body(tmp_path):
     for layer in gap.layers:
         for a, b in zip(layer.get_weights(), trained.get_layer(layer.name).get_weights(), strict=True):
             assert np.array_equal(a, b) == (layer.name != "logits"), layer.name
+
+
+@pytest.mark.parametrize("name", ["shapes_vit", "shapes_segmenter", "shapes_multilabel"])
+def test_the_training_script_says_what_to_do_when_a_task_models_start_is_missing(name, tmp_path, capsys):
+    """Every task model starts from shapes_gap's conv body: without that file, one line saying so, not a traceback."""
+    with pytest.raises(SystemExit):
+        _script("train_teaching_models").main(["--out", str(tmp_path), "--only", name, "--test-images", "5"])
+    assert "train shapes_gap first" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.keras"))
