@@ -357,6 +357,104 @@ def check_lower_deletion(answer) -> Feedback:
     )
 
 
+# ----- 08 · beyond the CNN classifier ----------------------------------------------------------------------------
+
+#: 08, exercise 2: the ViT layers a learner marks as giving empty maps (or not) for a class-token head.
+VIT_LAYER_CHOICES = ("block3_add2", "block4_norm1", "block4_attention", "block4_add1", "block4_mlp2", "final_norm")
+
+
+def _pairs_pointing_rather(a: str, b: str) -> float:
+    """The share of notebook 08's 60 circle-and-square pictures whose map of ``a`` rather than ``b`` peaks on ``a``."""
+    from .engine import compute_heatmaps
+    from .metrics import pointing_game
+    from .synthetic import make_shapes
+    from .targets import Difference
+
+    gap = _model("shapes_gap")
+    pairs = make_shapes(60, seed=81, classes=("circle", "square"), objects_per_image=2)
+    first, second = gap.class_names.index(a), gap.class_names.index(b)
+    maps = compute_heatmaps(gap.model, gap.preprocess(pairs.images), target=Difference(first, second))
+    return float(pointing_game(maps, pairs.object_masks[pairs.object_labels == first]).mean())
+
+
+def check_circle_rather_than_square(answer) -> Feedback:
+    """08, exercise 1: the share of the 60 pictures where the map of circle rather than square peaks on the circle."""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    return _close(
+        answer,
+        _pairs_pointing_rather("circle", "square"),
+        0.005,
+        "the share of 'circle - square' maps whose peak is on the circle",
+        "gc.explain(gap.model, x_pairs, target=Difference(CIRCLE, SQUARE)), then "
+        "metrics.pointing_game(result.heatmaps, on[CIRCLE]).mean().",
+    )
+
+
+def check_empty_vit_layers(answer) -> Feedback:
+    """08, exercise 2: which of ``VIT_LAYER_CHOICES`` give shapes_vit an empty Grad-CAM map (every picture)?"""
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    import warnings
+
+    from .engine import explain
+    from .errors import EmptyHeatmapWarning
+    from .synthetic import make_shapes
+
+    if isinstance(answer, str) or not all(isinstance(name, str) for name in answer):
+        return Feedback(False, f"Answer with a set of layer names from VIT_LAYER_CHOICES; got {answer!r}.")
+    if unknown := set(answer) - set(VIT_LAYER_CHOICES):
+        return Feedback(False, f"{sorted(unknown)} are not among VIT_LAYER_CHOICES {list(VIT_LAYER_CHOICES)}.")
+    vit = _model("shapes_vit")
+    batch = make_shapes(8, seed=85)
+    x = vit.preprocess(batch.images)
+    with warnings.catch_warnings(action="ignore", category=EmptyHeatmapWarning):  # empty maps are the answer
+        expected = {n for n in VIT_LAYER_CHOICES if explain(vit.model, x, n, class_index=batch.labels).empty.all()}
+    if set(answer) == expected:
+        return Feedback(True, f"Right: {sorted(expected)} come after the last attention (or are its output).")
+    missed, extra = sorted(expected - set(answer)), sorted(set(answer) - expected)
+    return Feedback(
+        False,
+        f"Not yet ({len(missed)} missing, {len(extra)} too many). Hint: a patch token's gradient is zero once no "
+        "attention follows that could pass it to the class token; is the last attention's own output still read?",
+    )
+
+
+def check_occlusion_rho_24(answer) -> Feedback:
+    """08, exercise 3: Grad-CAM's mean Spearman rho with 24-pixel blurred occlusion (stride 8), shapes_flat.
+
+    On notebook 08's 30 pictures (make_shapes(30, seed=84)), the true classes, over the 64x64 pixels of each.
+    """
+    if (empty := _no_answer(answer)) is not None:
+        return empty
+    from scipy.stats import spearmanr
+
+    from .engine import compute_heatmaps
+    from .occlusion import occlusion_sensitivity
+    from .resize import upsample_heatmap
+    from .synthetic import make_shapes
+
+    flat = _model("shapes_flat")
+    batch = make_shapes(30, seed=84)
+    x = flat.preprocess(batch.images)
+    maps = compute_heatmaps(flat.model, x, class_index=batch.labels)
+    reference = occlusion_sensitivity(flat.model, x, batch.labels, patch=24, stride=8, substrate="blur").heatmaps
+    up = [upsample_heatmap(m, r.shape) for m, r in zip(maps, reference, strict=True)]
+    # as the notebook's rank_correlation: an empty map orders no pixel and counts as rho 0
+    rho = [
+        spearmanr(u.ravel(), r.ravel()).statistic if u.max() > u.min() else 0.0
+        for u, r in zip(up, reference, strict=True)
+    ]
+    return _close(
+        answer,
+        float(np.mean(rho)),
+        0.005,
+        "Grad-CAM's mean rho with the 24-pixel occlusion map",
+        "gc.occlusion_sensitivity(flat.model, x_test, class_index=test.labels, patch=24, stride=8, "
+        "substrate='blur'), then rank_correlation(cams['gradcam'].heatmaps, that.heatmaps).mean().",
+    )
+
+
 # ----- 09 · capstone: in capstone_checks, importable from here like every other check -------------------------------
 from .capstone_checks import (  # noqa: E402,F401
     CAPSTONE_REPORT_KEYS,

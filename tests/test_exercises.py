@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from test_notebooks_meta import build_notebooks
 
+import gradcam_utils as gc
 from gradcam_utils import exercises as ex
+from gradcam_utils import metrics
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +71,11 @@ def test_solutions_pass_their_checks_in_the_notebook(solution, monkeypatch):
         (ex.check_blend, 120),
         (ex.check_scorecam_passes, 64),  # 07: the channels alone, without the first pass
         (ex.check_lower_deletion, "mask"),  # 07: the check computes Grad-CAM 0.28 vs mask 0.48 (shapes_flat, blur)
+        (ex.check_circle_rather_than_square, 0.92),  # 08: the share of the other difference, square rather than circle
+        (ex.check_empty_vit_layers, {"block4_add1", "block4_mlp2", "final_norm"}),  # forgets the attention's output
+        (ex.check_empty_vit_layers, set(ex.VIT_LAYER_CHOICES)),  # the last attention's input is still read
+        (ex.check_empty_vit_layers, "final_norm"),  # a name, not a set of names
+        (ex.check_occlusion_rho_24, 0.70),  # 08: the 16-pixel reference's value
     ],
     ids=lambda v: getattr(v, "__name__", None) if callable(v) else None,
 )
@@ -115,3 +122,67 @@ def test_committed_notebooks_show_unanswered_exercises(path):
     answered = [r for r in results if r.startswith("✓")]
     assert not answered, "a committed notebook shows a solved exercise"
     assert len([r for r in results if "No answer yet" in r]) == len(checks)
+
+
+NEW_08_CHECKS = [ex.check_circle_rather_than_square, ex.check_empty_vit_layers, ex.check_occlusion_rho_24]
+
+
+@pytest.mark.parametrize("check", NEW_08_CHECKS, ids=lambda c: c.__name__)
+def test_notebook_08_checks_say_no_answer_yet_to_none(check):
+    feedback = check(None)
+    assert not feedback and "No answer yet" in feedback.message
+
+
+def test_circle_rather_than_square_accepts_the_share_from_the_cam_closed_form():
+    """Independent route: on shapes_gap's GAP head the map of a difference is ReLU(CAM_a - CAM_b), computed here from
+    conv5_act's activations and the Dense weights (no gradient, no target), then scored on the circles' masks."""
+    import keras
+
+    from gradcam_utils.synthetic import make_shapes
+
+    gap = ex._model("shapes_gap")
+    pairs = make_shapes(60, seed=81, classes=("circle", "square"), objects_per_image=2)
+    features = keras.Model(gap.model.inputs, gap.model.get_layer("conv5_act").output)
+    activations = np.asarray(features(gap.preprocess(pairs.images)))
+    weights = gap.model.layers[-1].get_weights()[0]  # (K, classes), after the global average pooling
+    circle, square = gap.class_names.index("circle"), gap.class_names.index("square")
+    cam = np.maximum(activations @ (weights[:, circle] - weights[:, square]), 0)  # (60, 16, 16)
+    share = metrics.pointing_game(cam, pairs.object_masks[pairs.object_labels == circle]).mean()
+    assert ex.check_circle_rather_than_square(float(share))
+    assert not ex.check_circle_rather_than_square(float(share) + 0.05)
+
+
+def test_empty_vit_layers_are_those_after_the_last_attention():
+    """Independent route: the architecture. Only attention moves information between tokens and the head reads the
+    class token, so the patch tokens of the last attention's output and of everything after it never reach it."""
+    assert ex.check_empty_vit_layers({"block4_attention", "block4_add1", "block4_mlp2", "final_norm"})
+
+
+def test_occlusion_rho_24_accepts_a_hand_written_occlusion_loop():
+    """Independent route: every 24-pixel blurred patch built and scored by hand (model(copy) directly), the drops
+    averaged over the patches covering each pixel, then scipy's Spearman rho against Grad-CAM."""
+    from scipy.stats import spearmanr
+
+    from gradcam_utils.faithfulness import blur
+    from gradcam_utils.synthetic import make_shapes
+
+    flat = ex._model("shapes_flat")
+    batch = make_shapes(30, seed=84)
+    x = flat.preprocess(batch.images)
+    blurred, rows = blur(x), np.arange(30)
+    base = np.asarray(flat.model(x))[rows, batch.labels]
+    total, count = np.zeros((30, 64, 64)), np.zeros((64, 64))
+    for i in range(0, 64 - 24 + 1, 8):
+        for j in range(0, 64 - 24 + 1, 8):
+            copy = x.copy()
+            copy[:, i : i + 24, j : j + 24] = blurred[:, i : i + 24, j : j + 24]
+            total[:, i : i + 24, j : j + 24] += (base - np.asarray(flat.model(copy))[rows, batch.labels])[:, None, None]
+            count[i : i + 24, j : j + 24] += 1
+    reference = total / count
+    maps = gc.compute_heatmaps(flat.model, x, class_index=batch.labels)
+    rho = [
+        spearmanr(gc.upsample_heatmap(m, (64, 64)).ravel(), r.ravel()).statistic
+        for m, r in zip(maps, reference, strict=True)
+    ]
+    assert ex.check_occlusion_rho_24(float(np.mean(rho)))
+    assert not ex.check_occlusion_rho_24(float(np.mean(rho)) - 0.02)

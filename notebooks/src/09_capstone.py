@@ -376,6 +376,9 @@ check_capstone(model, x_test, test.labels, test.masks, heatmaps, report)
 # - **Showing it** (04, 05): a map is coarse; upsample it, overlay it, name the class it explains and give it a
 #   colour bar.
 # - **Using it** (06): find shortcuts, localise objects, explain transferred models, with numbers, not by eye.
+# - **Beyond the classifier** (08): explain any score (a difference of two classes, a region of a segmentation,
+#   one label of several), a Vision Transformer at the last attention's input, and compare with occlusion,
+#   knowing what agreement does not prove.
 # - **Trusting it** (07, here): compare with a random map, with intervals; delete pixels onto a natural
 #   substitute, not black; run the sanity check; know the limits: coarse layers, small objects, several instances.
 # - **Claiming it** (here): every sentence about a map sits next to the number behind it, and an assert that
