@@ -41,6 +41,7 @@ from .errors import (
 from .faithfulness import average_drop, deletion_curve, increase_in_confidence, insertion_curve
 from .figures import explained_title, show_heatmaps
 from .guided import guided_backprop, guided_gradcam
+from .i18n import language, set_language
 from .imagenet import Prediction, decode
 from .images import load_image
 from .layers import default_layer_name, list_conv_layers, list_explainable_layers
@@ -92,6 +93,9 @@ __all__ = [
     "get_img_array",
     "make_gradcam_heatmap",
     "save_and_display_gradcam",
+    # the language of figures, feedback and the explorer: gc.set_language("ja") / "en"
+    "language",
+    "set_language",
     # models
     "ModelBundle",
     "Prediction",
