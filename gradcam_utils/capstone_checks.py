@@ -1,6 +1,7 @@
 """Checks for notebook 09, the capstone: each takes the learner's own model and computes the expected answer from it.
 
-Imported by ``gradcam_utils.exercises`` too, so a notebook imports every check from one place.
+Imported by ``gradcam_utils.exercises`` too, so a notebook imports every check from one place. The messages follow
+``gc.set_language`` (their texts: ``messages_checks``).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .feedback import Feedback, _no_answer
+from .i18n import text as tr
 
 # These checks take the learner's own model: they compute every expected answer from it, so they stay right
 # whatever classes, image size or cue the learner chose.
@@ -35,36 +37,16 @@ def check_capstone_layer(model, answer) -> Feedback:
     expected = default_layer_name(model)
     names = [layer.name for layer in model.layers]
     if answer == expected:
-        return Feedback(
-            True,
-            f"Right: {expected!r} is the last layer with positions (rows x columns) whose "
-            "features the head turns into class scores.",
-        )
+        return Feedback(True, tr("cap.layer.right", expected=expected))
     if not isinstance(answer, str) or answer not in names:
-        return Feedback(False, f"{answer!r} is not a layer of {model.name!r}; its layers are {names}.")
+        return Feedback(False, tr("cap.layer.unknown", answer=answer, model=model.name, names=names))
     if not _spatial(model, answer):
-        return Feedback(
-            False,
-            f"{answer!r} outputs {tuple(model.get_layer(answer).output.shape)}: no rows and "
-            "columns, so no positions to weight. Go back to the last layer that still has them.",
-        )
+        return Feedback(False, tr("cap.layer.flat", answer=answer, shape=tuple(model.get_layer(answer).output.shape)))
     if names.index(answer) > names.index(expected):
-        return Feedback(
-            False,
-            f"{answer!r} comes after the last convolution's rectified maps and only passes "
-            "them on; Grad-CAM weights the feature maps themselves.",
-        )
+        return Feedback(False, tr("cap.layer.after", answer=answer))
     if model.get_layer(expected).input is model.get_layer(answer).output:
-        return Feedback(
-            False,
-            f"Almost: {answer!r} is that convolution before its ReLU. Grad-CAM weights the "
-            "rectified feature maps, the layer right after it.",
-        )
-    return Feedback(
-        False,
-        f"{answer!r} is an earlier layer: its grid is finer, but its features are about edges "
-        "and texture rather than the classes (notebook 07). Look further towards the head.",
-    )
+        return Feedback(False, tr("cap.layer.before_relu", answer=answer))
+    return Feedback(False, tr("cap.layer.earlier", answer=answer))
 
 
 def check_energy_function(energy_fn) -> Feedback:
@@ -75,7 +57,7 @@ def check_energy_function(energy_fn) -> Feedback:
     if (empty := _no_answer(energy_fn)) is not None:
         return empty
     if not callable(energy_fn):
-        return Feedback(False, f"Expected a function (heatmap, mask) -> number; got {type(energy_fn).__name__}.")
+        return Feedback(False, tr("cap.energy.not_function", kind=type(energy_fn).__name__))
     from .metrics import energy_pointing_game
     from .resize import upsample_heatmap
 
@@ -94,35 +76,19 @@ def check_energy_function(energy_fn) -> Feedback:
             value = energy_fn(heatmap.copy(), mask.copy())
             got.append(float(value))
         except Exception as err:  # a learner's function may fail in any way; say how
-            return Feedback(False, f"Your function raised {type(err).__name__}: {err}")
+            return Feedback(False, tr("check.raised", error=type(err).__name__, message=err))
     expected = [float(energy_pointing_game(h, m)) for h, m in cases]
     if np.allclose(got, expected, atol=1e-6):
-        return Feedback(
-            True,
-            "Right: upsample the map to the mask's size, then energy on the mask / total energy "
-            "(0 for a map with no energy at all).",
-        )
+        return Feedback(True, tr("cap.energy.right"))
     if np.allclose(got[:3], expected[:3], atol=1e-6):
-        return Feedback(False, f"Almost: a map of zeros has no energy anywhere; return 0.0 for it (got {got[3]}).")
+        return Feedback(False, tr("cap.energy.zeros", got=got[3]))
     nearest = [float((np.kron(h, np.ones((4, 4))) * m).sum() / np.kron(h, np.ones((4, 4))).sum()) for h, m in cases[:3]]
     if np.allclose(got[:3], nearest, atol=1e-6):
-        return Feedback(
-            False,
-            "Close: you enlarged the map by repeating cells; upsample it bilinearly with "
-            "gc.upsample_heatmap(heatmap, mask.shape), as the metric does.",
-        )
+        return Feedback(False, tr("cap.energy.nearest"))
     mean_on = [float(upsample_heatmap(h, m.shape)[m].mean()) for h, m in cases[:3]]
     if np.allclose(got[:3], mean_on, atol=1e-6):
-        return Feedback(
-            False,
-            "You took the mean of the map on the object; the share is the SUM on the object "
-            "divided by the SUM over the whole picture.",
-        )
-    return Feedback(
-        False,
-        "Not yet. Hint: up = gc.upsample_heatmap(heatmap, mask.shape); then "
-        "up[mask].sum() / up.sum() (and 0.0 when the sum is 0).",
-    )
+        return Feedback(False, tr("cap.energy.mean"))
+    return Feedback(False, tr("cap.energy.hint"))
 
 
 def sanity_verdict(model, images, layer_name: str) -> tuple[bool, np.ndarray]:
@@ -144,21 +110,13 @@ def check_sanity_prediction(model, images, layer_name: str, answer) -> Feedback:
     if (empty := _no_answer(answer)) is not None:
         return empty
     if not isinstance(answer, (bool, np.bool_)):
-        return Feedback(False, f"Answer True (it passes) or False (it fails); got {answer!r}.")
+        return Feedback(False, tr("cap.sanity.format", answer=answer))
     passes, means = sanity_verdict(model, images, layer_name)
     numbers = ", ".join(f"{m:.2f}" for m in means)
     if bool(answer) == passes:
-        return Feedback(
-            True,
-            f"Right: mean rank correlations {numbers} after the first {len(means)} steps, "
-            f"{'all' if passes else 'not all'} below {SANITY_THRESHOLD}.",
-        )
-    return Feedback(
-        False,
-        f"Not what the test finds: mean rank correlations {numbers}, threshold "
-        f"{SANITY_THRESHOLD}. Which layers does the class score depend on, and what happens to the "
-        "gradient when they are random?",
-    )
+        key = "cap.sanity.right_pass" if passes else "cap.sanity.right_fail"
+        return Feedback(True, tr(key, numbers=numbers, steps=len(means), threshold=SANITY_THRESHOLD))
+    return Feedback(False, tr("cap.sanity.wrong", numbers=numbers, threshold=SANITY_THRESHOLD))
 
 
 def _gradcam_by_tape(model, layer_name: str, images: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -188,54 +146,44 @@ def check_capstone(model, images, labels, masks, heatmaps, report) -> Feedback:
     if (empty := _no_answer(report)) is not None:
         return empty
     if not isinstance(report, dict) or set(report) != set(CAPSTONE_REPORT_KEYS):
-        return Feedback(False, f"Expected a dict with exactly the keys {list(CAPSTONE_REPORT_KEYS)}.")
+        return Feedback(False, tr("cap.report.keys", keys=list(CAPSTONE_REPORT_KEYS)))
     from .engine import class_logits
     from .metrics import energy_pointing_game
 
     layer = report["layer"]
     if not isinstance(layer, str) or not _spatial(model, layer):
-        return Feedback(False, f"report['layer'] must name a layer of the model with rows and columns; got {layer!r}.")
+        return Feedback(False, tr("cap.report.layer", layer=layer))
     x, labels = np.asarray(images, dtype=np.float32), np.asarray(labels)
     maps = np.asarray(heatmaps, dtype=np.float64)
     expected = _gradcam_by_tape(model, layer, x, labels)
     if maps.shape != expected.shape:
-        return Feedback(False, f"Expected one map per image at {layer!r}, shape {expected.shape}; got {maps.shape}.")
+        return Feedback(False, tr("cap.report.shape", layer=layer, expected=expected.shape, got=maps.shape))
     if not np.allclose(maps, expected, atol=1e-3):
         logits = class_logits(model, x)
         if np.allclose(maps, _gradcam_by_tape(model, layer, x, logits.argmax(axis=1)), atol=1e-3):
-            return Feedback(
-                False,
-                "Your maps explain the PREDICTED class; the report measures the true class "
-                "(class_index=labels), so a wrong prediction still counts against the map.",
-            )
-        return Feedback(
-            False,
-            f"Your maps are not Grad-CAM's maps of the true classes at {layer!r}. Hint: "
-            "gc.compute_heatmaps(model, images, report['layer'], class_index=labels).",
-        )
+            return Feedback(False, tr("cap.report.predicted"))
+        return Feedback(False, tr("cap.report.not_gradcam", layer=layer))
     accuracy = float((class_logits(model, x).argmax(axis=1) == labels).mean())
     energy = float(energy_pointing_game(expected, np.asarray(masks)).mean())
     area = float(np.asarray(masks).mean())  # a map with no information: its expected share is the object's area
     passes, means = sanity_verdict(model, x, layer)
     problems = []
     for key, value, tolerance, hint in [
-        ("accuracy", accuracy, 0.005, "the share of these pictures whose top logit is the label"),
-        ("energy_on_object", energy, 0.01, "metrics.energy_pointing_game(heatmaps, masks).mean()"),
-        ("energy_random", area, 0.01, "the same for a uniform random map; it lands near the object's area"),
+        ("accuracy", accuracy, 0.005, tr("cap.report.accuracy_hint")),
+        ("energy_on_object", energy, 0.01, tr("cap.report.energy_hint")),
+        ("energy_random", area, 0.01, tr("cap.report.random_hint")),
     ]:
         try:
             off = abs(float(report[key]) - value) > tolerance
         except (TypeError, ValueError):
             off = True
         if off:
-            problems.append(f"{key} is {value:.3f} here, not {report[key]!r} ({hint})")
+            problems.append(tr("cap.report.off", key=key, value=value, given=report[key], hint=hint))
     if not isinstance(report["passes_sanity"], (bool, np.bool_)) or bool(report["passes_sanity"]) != passes:
-        problems.append(f"passes_sanity is {passes} here (mean correlations {np.round(means, 2).tolist()})")
+        problems.append(tr("cap.report.sanity_off", passes=passes, means=np.round(means, 2).tolist()))
     if problems:
-        return Feedback(False, "Not yet: " + "; ".join(problems) + ".")
+        return Feedback(False, tr("cap.report.problems", problems=tr("cap.report.separator").join(problems)))
+    verdict = tr("cap.report.passed" if passes else "cap.report.failed")
     return Feedback(
-        True,
-        f"Your report holds: at {layer!r} accuracy {accuracy:.1%}, energy on the object "
-        f"{energy:.2f} against {area:.2f} for a random map, sanity check "
-        f"{'passed' if passes else 'failed'}.",
+        True, tr("cap.report.right", layer=layer, accuracy=accuracy, energy=energy, area=area, verdict=verdict)
     )

@@ -3,7 +3,7 @@
 Every check computes its expected answer itself, from the library or from first principles, so it cannot go stale
 when a model or an image changes. A check returns ``Feedback``, which is truthy when the answer is right and shows
 as one line in a notebook. ``None`` (the placeholder in the notebooks) gets "no answer yet". Worked solutions are
-in ``notebooks/solutions/``.
+in ``notebooks/solutions/``. The messages follow ``gc.set_language`` (their texts: ``messages_checks``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 
 from .course import sample_image_path
 from .feedback import Feedback, _close, _model, _no_answer  # noqa: F401 (Feedback: part of this module's API)
+from .i18n import text as tr
 
 # ----- 01 · why interpretability ---------------------------------------------------------------------------------
 
@@ -37,17 +38,13 @@ def check_gradcam_facts(answers: dict | None) -> Feedback:
     if (empty := _no_answer(answers)) is not None:
         return empty
     if not isinstance(answers, dict) or set(answers) != set(GRADCAM_FACTS):
-        return Feedback(False, "Answer with a dict that has exactly the statements of GRADCAM_FACTS as keys.")
+        return Feedback(False, tr("ex.facts.keys"))
     if open_ := [s for s, value in answers.items() if value is None]:
-        return Feedback(
-            False,
-            f"{len(open_)} of {len(GRADCAM_FACTS)} statements are still None, e.g. {open_[0]!r}: "
-            "replace each None with True or False.",
-        )
+        return Feedback(False, tr("ex.facts.open", open=len(open_), total=len(GRADCAM_FACTS), example=open_[0]))
     wrong = [s for s, truth in GRADCAM_FACTS.items() if bool(answers[s]) != truth]
     if not wrong:
-        return Feedback(True, "Right: class-discriminative, coarse, needs no retraining, and explains, not proves.")
-    return Feedback(False, f"{len(wrong)} of {len(GRADCAM_FACTS)} wrong, e.g. Grad-CAM {wrong[0]!r}: think again.")
+        return Feedback(True, tr("ex.facts.right"))
+    return Feedback(False, tr("ex.facts.wrong", wrong=len(wrong), total=len(GRADCAM_FACTS), example=wrong[0]))
 
 
 def check_white_marker_star_share(answer) -> Feedback:
@@ -60,14 +57,7 @@ def check_white_marker_star_share(answer) -> Feedback:
     test = make_shapes(200, seed=11, cue="correlated", cue_kind="position")
     star = biased.class_names.index("star")
     expected = float((biased.predict(test.images).argmax(axis=1) == star).mean())
-    return _close(
-        answer,
-        expected,
-        0.005,
-        "the share of 'star' answers (a fraction between 0 and 1)",
-        "make_shapes(200, seed=11, cue='correlated', cue_kind='position'), then count how often "
-        "predict(...).argmax(axis=1) equals the index of 'star' in class_names, and divide by 200.",
-    )
+    return _close(answer, expected, 0.005, tr("ex.marker_share.what"), tr("ex.marker_share.hint"))
 
 
 # ----- 02 · the gradient math ------------------------------------------------------------------------------------
@@ -83,14 +73,10 @@ def check_blue_weights(alpha) -> Feedback:
     expected = kernel[:, 1] / 64  # the GAP head: d y / d A_ij = w / Z with Z = 8 x 8 positions
     value = np.asarray(alpha, dtype=float)
     if value.shape != expected.shape:
-        return Feedback(False, f"Expected one weight per channel, shape {expected.shape}; got shape {value.shape}.")
+        return Feedback(False, tr("ex.blue.shape", expected=expected.shape, got=value.shape))
     if np.allclose(value, expected, atol=1e-4):
-        return Feedback(True, f"Right: alpha^blue = {[round(float(v), 4) for v in expected]} = w^blue / Z.")
-    return Feedback(
-        False,
-        "Not yet. Hint: the score is 10 x the mean of the blueness map; how much does it grow "
-        "when one of the 64 positions grows by 1?",
-    )
+        return Feedback(True, tr("ex.blue.right", values=[round(float(v), 4) for v in expected]))
+    return Feedback(False, tr("ex.blue.hint"))
 
 
 def check_gradcam_function(gradcam_fn) -> Feedback:
@@ -107,17 +93,17 @@ def check_gradcam_function(gradcam_fn) -> Feedback:
             return cast(Feedback, _no_answer(None))  # never None for a None answer
         got = np.asarray(got, dtype=float)
     except Exception as err:  # a learner's function may fail in any way; say how
-        return Feedback(False, f"Your function raised {type(err).__name__}: {err}")
+        return Feedback(False, tr("check.raised", error=type(err).__name__, message=err))
     if got.shape != expected.shape:
-        return Feedback(False, f"Expected maps of shape {expected.shape} (one per image); got {got.shape}.")
+        return Feedback(False, tr("ex.gradcam_fn.shape", expected=expected.shape, got=got.shape))
     if np.allclose(got, expected, atol=1e-6):
-        return Feedback(True, "Right: spatial mean of the gradients per image, weighted sum, ReLU.")
+        return Feedback(True, tr("ex.gradcam_fn.right"))
     mixed = np.maximum(np.einsum("bhwk,k->bhw", acts, grads.mean(axis=(0, 1, 2))), 0)
     if np.allclose(got, mixed, atol=1e-6):
-        return Feedback(False, "You averaged over the batch too (axes 0, 1, 2): average over axes (1, 2) only.")
+        return Feedback(False, tr("ex.gradcam_fn.batch"))
     if np.allclose(np.maximum(got, 0), expected, atol=1e-6):
-        return Feedback(False, "Almost: apply the ReLU, negative evidence is not shown.")
-    return Feedback(False, "Not yet. Hint: alpha = grads.mean(axis=(1, 2)); map = ReLU(sum_k alpha_k A^k).")
+        return Feedback(False, tr("ex.gradcam_fn.relu"))
+    return Feedback(False, tr("ex.gradcam_fn.hint"))
 
 
 def check_counterfactual_square(answer) -> Feedback:
@@ -136,14 +122,10 @@ def check_counterfactual_square(answer) -> Feedback:
     red, blue = heatmap[1:3, 1:3].sum(), heatmap[5:7, 5:7].sum()
     expected = "empty" if heatmap.max() == 0 else ("blue" if blue > red else "red")
     if str(answer).strip().lower() == expected:
-        return Feedback(
-            True,
-            "Right: the 'red' score has no negative weight on any channel, so nothing in the "
-            "picture counts against it and the counterfactual map is all zeros."
-            if expected == "empty"
-            else f"Right: the {expected} square is evidence against 'red'.",
-        )
-    return Feedback(False, "Not yet. Hint: the counterfactual weights are -alpha; look at the signs of w^red.")
+        if expected == "empty":
+            return Feedback(True, tr("ex.counterfactual.right_empty"))
+        return Feedback(True, tr("ex.counterfactual.right", square=expected))
+    return Feedback(False, tr("ex.counterfactual.hint"))
 
 
 # ----- 03 · the article's recipe on a real network ---------------------------------------------------------------
@@ -157,11 +139,11 @@ def check_class_index(name: str, answer) -> Feedback:
 
     names = class_names_cached()
     if name not in names:
-        return Feedback(False, f"{name!r} is not an ImageNet class name; try bundle.class_names to look.")
+        return Feedback(False, tr("ex.class_index.unknown", name=name))
     expected = names.index(name)
     if answer == expected:
-        return Feedback(True, f"Right: {name!r} is class {expected}.")
-    return Feedback(False, f"Not yet. Hint: bundle.class_names.index({name!r}).")
+        return Feedback(True, tr("ex.class_index.right", name=name, index=expected))
+    return Feedback(False, tr("ex.class_index.hint", name=name))
 
 
 def check_espresso_probability(model_name: str, answer) -> Feedback:
@@ -173,13 +155,7 @@ def check_espresso_probability(model_name: str, answer) -> Feedback:
     bundle = _model(model_name)
     images = bundle.preprocess(bundle.load_images(sample_image_path("espresso.png")))
     expected = float(class_probabilities(bundle.model, images)[0, bundle.class_names.index("espresso")])
-    return _close(
-        answer,
-        expected,
-        0.01,
-        "the probability of 'espresso'",
-        "bundle.decode(bundle.predict(photo), top=...) lists (index, name, probability).",
-    )
+    return _close(answer, expected, 0.01, tr("ex.espresso.what"), tr("ex.espresso.hint"))
 
 
 def check_left_half_share(model_name: str, class_name: str, answer) -> Feedback:
@@ -194,13 +170,7 @@ def check_left_half_share(model_name: str, class_name: str, answer) -> Feedback:
     heatmap = compute_heatmaps(bundle.model, image, class_index=bundle.class_names.index(class_name))[0]
     up = upsample_heatmap(heatmap, bundle.input_size)
     expected = float(up[:, : up.shape[1] // 2].sum() / up.sum())
-    return _close(
-        answer,
-        expected,
-        0.01,
-        f"the share of the '{class_name}' map on the left half",
-        "upsample the map to the input size, then divide the sum of its left half by its total.",
-    )
+    return _close(answer, expected, 0.01, tr("ex.left_half.what", class_name=class_name), tr("ex.left_half.hint"))
 
 
 # ----- 04 · heatmaps and overlays --------------------------------------------------------------------------------
@@ -212,26 +182,14 @@ def check_bilinear_value(answer) -> Feedback:
         return empty
     # Output pixel j of 4 sits at input coordinate (j + 0.5) / 2 - 0.5: row 0 -> -0.25 (held at the edge: 0),
     # column 1 -> 0.25, a quarter of the way from the 0 to the 1 in the first row.
-    return _close(
-        answer,
-        0.25,
-        1e-6,
-        "the bilinear value at (0, 1)",
-        "output pixel j sits at input coordinate (j + 0.5) * 2/4 - 0.5; clamp it to the edges.",
-    )
+    return _close(answer, 0.25, 1e-6, tr("ex.bilinear.what"), tr("ex.bilinear.hint"))
 
 
 def check_blend(answer) -> Feedback:
     """04, exercise 2: a grey pixel 200 under colour value 40 with alpha 0.25: the blended value."""
     if (empty := _no_answer(answer)) is not None:
         return empty
-    return _close(
-        answer,
-        0.75 * 200 + 0.25 * 40,
-        0.5,
-        "(1 - alpha) * image + alpha * colour",
-        "at alpha = 0 you see the image only, at alpha = 1 the colour only.",
-    )
+    return _close(answer, 0.75 * 200 + 0.25 * 40, 0.5, tr("ex.blend.what"), tr("ex.blend.hint"))
 
 
 # ----- 05 · the interactive explorer -----------------------------------------------------------------------------
@@ -248,10 +206,10 @@ def check_layer_size(model_name: str, layer_name: str, answer) -> Feedback:
     try:
         given = tuple(int(n) for n in answer)
     except (TypeError, ValueError):
-        return Feedback(False, f"Answer with (rows, columns), e.g. (7, 7); got {answer!r}.")
+        return Feedback(False, tr("ex.layer_size.format", answer=answer))
     if given == expected:
-        return Feedback(True, f"Right: {layer_name} has {expected[0]}x{expected[1]} positions.")
-    return Feedback(False, "Not yet. Hint: the layer list shows each layer's size in brackets.")
+        return Feedback(True, tr("ex.layer_size.right", layer=layer_name, rows=expected[0], cols=expected[1]))
+    return Feedback(False, tr("ex.layer_size.hint"))
 
 
 def check_marker_sample_prediction(answer) -> Feedback:
@@ -262,8 +220,8 @@ def check_marker_sample_prediction(answer) -> Feedback:
 
     expected = Explorer("shapes_biased", "circle, marker of star").predictions[0].name
     if str(answer).strip().lower() == expected:
-        return Feedback(True, f"Right: it says {expected!r}, and its map sits on the marker, not on the circle.")
-    return Feedback(False, "Not yet. Hint: look at the class list's first entry after picking that picture.")
+        return Feedback(True, tr("ex.marker_sample.right", name=expected))
+    return Feedback(False, tr("ex.marker_sample.hint"))
 
 
 # ----- 06 · applications -----------------------------------------------------------------------------------------
@@ -274,13 +232,7 @@ def check_box_iou(answer) -> Feedback:
     if (empty := _no_answer(answer)) is not None:
         return empty
     intersection, union = 5 * 5, 10 * 10 + 10 * 10 - 5 * 5  # a 5x5 overlap; the union counts it once
-    return _close(
-        answer,
-        intersection / union,
-        1e-3,
-        "the IoU (25 / 175)",
-        "intersection area / (area A + area B - intersection area).",
-    )
+    return _close(answer, intersection / union, 1e-3, tr("ex.iou.what"), tr("ex.iou.hint"))
 
 
 def check_misleading_marker_energy(answer) -> Feedback:
@@ -303,14 +255,8 @@ def check_misleading_marker_energy(answer) -> Feedback:
         maps = compute_heatmaps(biased.model, biased.preprocess(batch.images), class_index=batch.labels)
     expected = float(energy_pointing_game(maps, batch.cue_masks).mean())
     area = float(batch.cue_masks.mean())
-    return _close(
-        answer,
-        expected,
-        0.005,
-        f"the mean energy share on the marker ({expected / area:.0f}x its area)",
-        "compute_heatmaps with class_index=batch.labels (the true classes), then "
-        "metrics.energy_pointing_game(maps, batch.cue_masks).mean().",
-    )
+    what = tr("ex.marker_energy.what", ratio=expected / area)
+    return _close(answer, expected, 0.005, what, tr("ex.marker_energy.hint"))
 
 
 # ----- 07 · evaluation and limits --------------------------------------------------------------------------------
@@ -325,8 +271,8 @@ def check_scorecam_passes(answer) -> Feedback:
     channels = int(_model("shapes_gap").model.get_layer("conv5_act").output.shape[-1])
     expected = passes_per_image("scorecam", channels)[0]
     if answer == expected:
-        return Feedback(True, f"Right: 1 + {channels} channels = {expected} forward passes per image.")
-    return Feedback(False, "Not yet. Hint: one pass for the activations, then one per channel of the layer.")
+        return Feedback(True, tr("ex.scorecam.right", channels=channels, expected=expected))
+    return Feedback(False, tr("ex.scorecam.hint"))
 
 
 def check_lower_deletion(answer) -> Feedback:
@@ -349,12 +295,8 @@ def check_lower_deletion(answer) -> Feedback:
     mask = deletion_curve(flat.model, x, batch.masks[:20].astype(np.float32), labels, steps=16).mean_auc
     expected = "gradcam" if gradcam < mask else "mask"
     if str(answer).strip().lower() == expected:
-        return Feedback(True, f"Right: deletion AUC Grad-CAM {gradcam:.2f}, object mask {mask:.2f}.")
-    return Feedback(
-        False,
-        "Not yet. Hint: faithfulness.deletion_curve(flat.model, x[:20], maps, test.labels[:20], "
-        "steps=16).mean_auc for both, with the masks as float maps.",
-    )
+        return Feedback(True, tr("ex.deletion.right", gradcam=gradcam, mask=mask))
+    return Feedback(False, tr("ex.deletion.hint"))
 
 
 # ----- 08 · beyond the CNN classifier ----------------------------------------------------------------------------
@@ -381,14 +323,8 @@ def check_circle_rather_than_square(answer) -> Feedback:
     """08, exercise 1: the share of the 60 pictures where the map of circle rather than square peaks on the circle."""
     if (empty := _no_answer(answer)) is not None:
         return empty
-    return _close(
-        answer,
-        _pairs_pointing_rather("circle", "square"),
-        0.005,
-        "the share of 'circle - square' maps whose peak is on the circle",
-        "gc.explain(gap.model, x_pairs, target=Difference(CIRCLE, SQUARE)), then "
-        "metrics.pointing_game(result.heatmaps, on[CIRCLE]).mean().",
-    )
+    expected = _pairs_pointing_rather("circle", "square")
+    return _close(answer, expected, 0.005, tr("ex.rather.what"), tr("ex.rather.hint"))
 
 
 def check_empty_vit_layers(answer) -> Feedback:
@@ -402,22 +338,18 @@ def check_empty_vit_layers(answer) -> Feedback:
     from .synthetic import make_shapes
 
     if isinstance(answer, str) or not all(isinstance(name, str) for name in answer):
-        return Feedback(False, f"Answer with a set of layer names from VIT_LAYER_CHOICES; got {answer!r}.")
+        return Feedback(False, tr("ex.vit.format", answer=answer))
     if unknown := set(answer) - set(VIT_LAYER_CHOICES):
-        return Feedback(False, f"{sorted(unknown)} are not among VIT_LAYER_CHOICES {list(VIT_LAYER_CHOICES)}.")
+        return Feedback(False, tr("ex.vit.unknown", unknown=sorted(unknown), choices=list(VIT_LAYER_CHOICES)))
     vit = _model("shapes_vit")
     batch = make_shapes(8, seed=85)
     x = vit.preprocess(batch.images)
     with warnings.catch_warnings(action="ignore", category=EmptyHeatmapWarning):  # empty maps are the answer
         expected = {n for n in VIT_LAYER_CHOICES if explain(vit.model, x, n, class_index=batch.labels).empty.all()}
     if set(answer) == expected:
-        return Feedback(True, f"Right: {sorted(expected)} come after the last attention (or are its output).")
+        return Feedback(True, tr("ex.vit.right", layers=sorted(expected)))
     missed, extra = sorted(expected - set(answer)), sorted(set(answer) - expected)
-    return Feedback(
-        False,
-        f"Not yet ({len(missed)} missing, {len(extra)} too many). Hint: a patch token's gradient is zero once no "
-        "attention follows that could pass it to the class token; is the last attention's own output still read?",
-    )
+    return Feedback(False, tr("ex.vit.hint", missed=len(missed), extra=len(extra)))
 
 
 def check_occlusion_rho_24(answer) -> Feedback:
@@ -445,14 +377,7 @@ def check_occlusion_rho_24(answer) -> Feedback:
         spearmanr(u.ravel(), r.ravel()).statistic if u.max() > u.min() else 0.0
         for u, r in zip(up, reference, strict=True)
     ]
-    return _close(
-        answer,
-        float(np.mean(rho)),
-        0.005,
-        "Grad-CAM's mean rho with the 24-pixel occlusion map",
-        "gc.occlusion_sensitivity(flat.model, x_test, class_index=test.labels, patch=24, stride=8, "
-        "substrate='blur'), then rank_correlation(cams['gradcam'].heatmaps, that.heatmaps).mean().",
-    )
+    return _close(answer, float(np.mean(rho)), 0.005, tr("ex.occlusion.what"), tr("ex.occlusion.hint"))
 
 
 # ----- 09 · capstone: in capstone_checks, importable from here like every other check -------------------------------

@@ -41,6 +41,7 @@ from .explorer_catalogue import (  # noqa: F401  (re-exported: the explorer's pu
     family,
 )
 from .explorer_models import MODEL_ORDER, TEACHING_MODELS, ModelShelf, xception_weights_available  # noqa: F401
+from .i18n import text as tr
 from .imagenet import Prediction
 from .map_cache import ExplorerStats, MapCache, _Prepared, _read_only
 from .overlay import COLORMAPS, overlay_heatmap
@@ -51,7 +52,8 @@ DEFAULT_MODEL = "efficientnet_lite0"
 DEFAULT_METHOD = "gradcam"
 DEFAULT_ALPHA = 0.4
 DEFAULT_COLORMAP = "jet"
-SLOW_METHODS = {"scorecam": "slow: one forward pass per channel"}
+#: Methods whose label warns that they are slow: method -> catalogue key ("slow: one forward pass per channel").
+SLOW_METHODS = {"scorecam": "explorer.slow"}
 
 _USER_ERRORS = (GradCAMError, WeightsUnavailableError)  # shown in the view; anything else is a bug and raises
 
@@ -182,12 +184,11 @@ class _Shown:
         coloured = self._cache.coloured(state, result.upsampled)
         overlay = _read_only(overlay_heatmap(prepared.pixels, result.upsampled, state.alpha, state.colormap))
         height, width = self._models.sizes(state.model)[state.layer]
-        caption = (
-            f"{self._class_caption(state.model, prepared, state.class_index)} · layer {state.layer} "
-            f"({height}x{width}) · {state.method}"
-        )
+        class_caption = self._class_caption(state.model, prepared, state.class_index)
+        size = {"height": height, "width": width}
+        caption = tr("explorer.caption", class_caption=class_caption, layer=state.layer, method=state.method, **size)
         if result.empty:
-            caption += " · no positive evidence for this class here: the map is empty"
+            caption += tr("explorer.empty")
         self._cache.stats.renders += 1
         return View(prepared.pixels, coloured, overlay, caption, None, state, result.empty)
 
@@ -258,7 +259,7 @@ class _Offers(_Shown):
     @staticmethod
     def method_options() -> list[tuple[str, str]]:
         """(label, name) of the CAM methods; the slow ones say so."""
-        return [(f"{m} ({SLOW_METHODS[m]})" if m in SLOW_METHODS else m, m) for m in engine.available_methods()]
+        return [(f"{m} ({tr(SLOW_METHODS[m])})" if m in SLOW_METHODS else m, m) for m in engine.available_methods()]
 
     @staticmethod
     def colormap_options() -> list[str]:
@@ -328,7 +329,9 @@ class Explorer(_Offers):
         try:
             data = check_upload(data, self.max_upload_bytes)
         except GradCAMError as err:
-            self.error = f"Could not use the upload {name!r}: {str(err).replace('the given bytes', 'the file', 1)}"
+            self.error = tr(
+                "explorer.upload_failed", name=name, reason=str(err).replace("the given bytes", "the file", 1)
+            )
             return False
         label, added = self._catalogue.add_user_image(f"upload: {name}", data)
         if not self.select_image(label) and added:

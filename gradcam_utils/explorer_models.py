@@ -7,6 +7,7 @@ import numpy as np
 from . import class_labels, xception
 from .errors import ClassIndexError, LayerError
 from .explorer_catalogue import family
+from .i18n import text as tr
 from .layers import find_layer_path, list_conv_layers
 from .zoo import ModelBundle, available_models, load_model
 
@@ -67,8 +68,8 @@ class ModelShelf:
     def _label(self, name: str) -> str:
         bundle = self.bundles.get(name)
         if name in ("efficientnet_lite0", "xception") or (bundle is not None and family(bundle) == "photos"):
-            return f"{name} (ImageNet)"
-        return f"{name} (teaching)" if name in TEACHING_MODELS else name
+            return tr("explorer.imagenet_model", name=name)
+        return tr("explorer.teaching_model", name=name) if name in TEACHING_MODELS else name
 
     def sizes(self, model: str) -> dict[str, tuple[int, int]]:
         """Candidate conv layers of ``model`` in order, with their (height, width), from the layers' output shapes."""

@@ -2,13 +2,16 @@
 
 A check returns ``Feedback``, which is truthy when the answer is right and shows as one line in a notebook; ``None``
 (the placeholder in the notebooks) gets "no answer yet". The checks themselves are in ``exercises`` (notebooks
-01-08) and ``capstone_checks`` (09).
+01-08) and ``capstone_checks`` (09). Every message follows ``gc.set_language``: the texts are in the catalogue
+``messages_checks``, read with ``tr(key, **fields)`` (``i18n.text``).
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+
+from .i18n import text as tr
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ def _model(name: str):
 
 def _no_answer(answer) -> Feedback | None:
     if answer is None:
-        return Feedback(False, "No answer yet: replace None with your answer and run the cell again.")
+        return Feedback(False, tr("check.no_answer"))
     return None
 
 
@@ -43,7 +46,7 @@ def _close(answer, expected: float, tolerance: float, what: str, hint: str) -> F
     try:
         value = float(answer)
     except (TypeError, ValueError):
-        return Feedback(False, f"Expected a number for {what}; got {answer!r}.")
+        return Feedback(False, tr("check.expected_number", what=what, answer=answer))
     if abs(value - expected) <= tolerance:
-        return Feedback(True, f"Right: {what} is {expected:.3g}.")
-    return Feedback(False, f"Not yet: {value:.3g} is not {what}. Hint: {hint}")
+        return Feedback(True, tr("check.close_right", what=what, expected=expected))
+    return Feedback(False, tr("check.close_wrong", value=value, what=what, hint=hint))

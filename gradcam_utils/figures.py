@@ -3,7 +3,8 @@
 A heatmap figure is only readable when each panel names the class it explains (and the score of that class) and
 the colours can be read as values. ``show_heatmaps`` draws a grid of overlays, one title per panel, and one shared
 colour bar: every map is on the same 0..1 scale (1 = that map's own peak, as ``normalize=True`` returns it).
-``explained_title`` writes the titles the same way everywhere.
+``explained_title`` writes the titles the same way everywhere. Titles and the colour bar's label follow
+``gc.set_language`` (their texts: ``messages_explorer``); class names stay as the model names them.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 
 from .errors import GradCAMError
+from .i18n import text as tr
 from .overlay import overlay_heatmap
 
 __all__ = ["explained_title", "show_heatmaps", "add_colorbar"]
 
-#: What the colour bar of a normalised map measures.
+#: What the colour bar of a normalised map measures (in English; ``add_colorbar`` uses the current language).
 NORMALISED_LABEL = "map value (1 = the map's peak)"
 
 
@@ -33,21 +35,28 @@ def explained_title(
     """A panel title naming what the map explains: ``"map of 'star' (logit 4.1) | predicted 'star'"``.
 
     ``score`` is the explained class's score (pre-softmax logit by default; pass ``score_name="p"`` for a
-    probability); ``predicted`` adds the model's own answer, which can differ from the class explained.
+    probability); ``predicted`` adds the model's own answer, which can differ from the class explained. In Japanese
+    (``gc.set_language("ja")``): ``"'star' のマップ（ロジット 4.10）"`` and ``"予測: 'star'"``.
     """
-    text = f"{method + ' ' if method else ''}map of '{class_name}'"
+    text = tr("fig.map_of", method=method + " " if method else "", class_name=class_name)
     if score is not None:
-        text += f" ({score_name} {score:.2f})" if score_name != "p" else f" (p={score:.2f})"
+        if score_name == "p":
+            text += f" (p={score:.2f})"
+        else:
+            text += tr("fig.score", score_name=tr("fig.logit") if score_name == "logit" else score_name, score=score)
     if predicted is not None:
-        text += f"\npredicted '{predicted}'"
+        text += tr("fig.predicted", predicted=predicted)
     return text
 
 
-def add_colorbar(fig, axes, colormap: str = "jet", label: str = NORMALISED_LABEL, vmin: float = 0.0, vmax: float = 1.0):
-    """One colour bar for all ``axes``, for maps drawn with ``colormap`` on the scale ``vmin..vmax``."""
+def add_colorbar(fig, axes, colormap: str = "jet", label: str | None = None, vmin: float = 0.0, vmax: float = 1.0):
+    """One colour bar for all ``axes``, for maps drawn with ``colormap`` on the scale ``vmin..vmax``.
+
+    ``label`` defaults to "map value (1 = the map's peak)" in the current language.
+    """
     mappable = ScalarMappable(norm=Normalize(vmin, vmax), cmap=colormap)
     bar = fig.colorbar(mappable, ax=np.ravel(axes).tolist(), fraction=0.025, pad=0.02)
-    bar.set_label(label)
+    bar.set_label(tr("fig.colorbar") if label is None else label)
     return bar
 
 

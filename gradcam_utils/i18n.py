@@ -9,21 +9,25 @@ What is *not* translated, on purpose:
 
 * error messages (``GradCAMError`` and its subclasses) and warnings stay English: they are written for programmers,
   and an English message can be searched for and matched in a bug report;
-* class names of the models (``'star'``, ``'golden retriever'``): they are the models' data, not the library's text.
+* class names of the models (``'star'``, ``'golden retriever'``), layer and method names, and the explorer's labels
+  of its sample pictures (``"circle, marker of star"``): they are data that a learner passes back to the library;
+* a reason taken from an error inside a translated message (the explorer's "could not use the upload ...: <reason>").
 
 Japanese figures need a font with Japanese glyphs; matplotlib's default (DejaVu Sans) has none and draws empty boxes
 with a "Glyph missing" warning. While the language is ``ja``, matplotlib uses IPAexGothic from the package
 ``matplotlib-fontja`` (pinned in pyproject.toml and environment.yml). Why that package: it is a pip package that
 ships the font file itself (IPAexGothic, IPA Font License), so it installs the same way on every laptop, lab and CI
-run, conda or pip, without system fonts or root; it is the maintained successor of ``japanize-matplotlib`` (which no
-longer installs on Python 3.12+), and it registers the font with matplotlib's own ``addfont``. Debian's Noto CJK
-fonts would need apt and differ per operating system. Switching back to ``en`` restores the font settings that were
-in use before ``ja`` was set.
+run, conda or pip, without system fonts or root; it is the maintained successor of ``japanize-matplotlib`` (which
+imports ``distutils`` and so fails on Python 3.12+), and it registers the font with matplotlib's own ``addfont``.
+Debian's Noto CJK fonts would need apt and differ per operating system. Switching back to ``en`` restores the font
+settings that were in use before ``ja`` was set.
 
-Learner-facing strings live in a catalogue of ``{"en": ..., "ja": ...}`` pairs that each module registers with
-:func:`register` under dotted keys (``"feedback.no_answer"``); :func:`text` formats the entry for the current
-language. ``tests/test_i18n.py`` checks that every entry has both languages, that the Japanese one is Japanese, and
-that both use the same format fields.
+Learner-facing strings live in a catalogue of ``{"en": ..., "ja": ...}`` pairs under dotted keys
+(``"check.no_answer"``), kept in ``messages_checks`` (the exercise checks' feedback) and ``messages_explorer``
+(figures and the explorer), which are loaded on first use; :func:`text` formats the entry for the current language,
+so a call site reads ``Feedback(False, text("check.no_answer"))``. :func:`register` adds more entries.
+``tests/test_i18n.py`` checks that every entry has both languages, that the Japanese one is Japanese, and that both
+use the same format fields and the same numbers.
 """
 
 from __future__ import annotations
@@ -47,6 +51,17 @@ JAPANESE_FONT = "IPAexGothic"
 # saved_font: the matplotlib settings that set_language("ja") changes, saved so that "en" can restore them.
 _state: dict = {"language": "en", "saved_font": None}
 _catalogue: dict[str, dict[str, str]] = {}
+
+#: The modules whose MESSAGES make up the catalogue, loaded on the first text() or catalogue() call.
+MESSAGE_MODULES = ("messages_checks", "messages_explorer")
+_loaded: list[bool] = []
+
+
+def _load() -> None:
+    if not _loaded:
+        for name in MESSAGE_MODULES:
+            register(importlib.import_module(f"{__package__}.{name}").MESSAGES)
+        _loaded.append(True)
 
 
 def language() -> str:
@@ -124,12 +139,13 @@ def register(entries: Mapping[str, Mapping[str, str]]) -> None:
         _catalogue[key] = dict(pair)
 
 
-def text(key: str, **fields) -> str:
+def text(key: str, /, **fields) -> str:
     """The catalogue entry ``key`` in the current language, formatted with ``fields``.
 
     Raises:
         GradCAMError: no entry ``key`` (register it first).
     """
+    _load()
     try:
         template = _catalogue[key][language()]
     except KeyError:
@@ -138,7 +154,8 @@ def text(key: str, **fields) -> str:
 
 
 def catalogue() -> dict[str, dict[str, str]]:
-    """A copy of every registered entry (the modules that register them must have been imported)."""
+    """A copy of every entry: those of ``MESSAGE_MODULES`` and any added with :func:`register`."""
+    _load()
     return {key: dict(pair) for key, pair in _catalogue.items()}
 
 

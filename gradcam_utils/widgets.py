@@ -6,6 +6,9 @@ so an opacity change re-encodes the overlay alone.
 
 ``snapshot(explorer)`` (or ``ExplorerWidget.snapshot()``) draws the current view as an ordinary PNG picture: a
 notebook read without a kernel (a static view, a course website) shows it, where the live controls are missing.
+
+The controls' labels, the panel titles and the snapshot's text follow ``gc.set_language`` at the time the widget or
+snapshot is made (their texts: ``messages_explorer``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from matplotlib.figure import Figure
 from .errors import GradCAMError
 from .explorer import DEFAULT_MODEL, Explorer, percent
 from .figures import add_colorbar, explained_title
+from .i18n import text as tr
 from .images import png_bytes
 
 
@@ -35,15 +39,17 @@ class ExplorerWidget(widgets.VBox):
         self.explorer = explorer
         self._syncing = False  # True while the controls are being set to the explorer's state: no callbacks then
         self._shown: dict[str, object] = {}
-        self.model_picker = widgets.Dropdown(description="model")
-        self.image_picker = widgets.Dropdown(description="image")
-        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="upload")
-        self.class_picker = widgets.Dropdown(description="class")  # the browser test finds it by this label
-        self.class_search = widgets.Combobox(description="by name", placeholder="type a class name", ensure_option=True)
-        self.layer_picker = widgets.Dropdown(description="layer")
-        self.method_picker = widgets.Dropdown(description="method", options=explorer.method_options())
-        self.alpha_slider = widgets.FloatSlider(min=0.0, max=1.0, step=0.05, description="opacity")
-        self.colormap_picker = widgets.Dropdown(description="colormap", options=explorer.colormap_options())
+        self.model_picker = widgets.Dropdown(description=tr("widget.model"))
+        self.image_picker = widgets.Dropdown(description=tr("widget.image"))
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description=tr("widget.upload"))
+        self.class_picker = widgets.Dropdown(description=tr("widget.class"))  # the browser test finds it by this label
+        self.class_search = widgets.Combobox(
+            description=tr("widget.by_name"), placeholder=tr("widget.type_class"), ensure_option=True
+        )
+        self.layer_picker = widgets.Dropdown(description=tr("widget.layer"))
+        self.method_picker = widgets.Dropdown(description=tr("widget.method"), options=explorer.method_options())
+        self.alpha_slider = widgets.FloatSlider(min=0.0, max=1.0, step=0.05, description=tr("widget.opacity"))
+        self.colormap_picker = widgets.Dropdown(description=tr("widget.colormap"), options=explorer.colormap_options())
         self.image_view, self.heatmap_view, self.overlay_view = (
             widgets.Image(format="png", width=width) for _ in range(3)
         )
@@ -75,7 +81,11 @@ class ExplorerWidget(widgets.VBox):
             ]
         )
         pictures = widgets.HBox(
-            [panel("image", self.image_view), panel("heatmap", self.heatmap_view), panel("overlay", self.overlay_view)]
+            [
+                panel(tr("widget.image"), self.image_view),
+                panel(tr("widget.heatmap"), self.heatmap_view),
+                panel(tr("widget.overlay"), self.overlay_view),
+            ]
         )
         super().__init__([controls, pictures, self.caption, self.error_line])
         self._show()
@@ -170,12 +180,13 @@ class Snapshot:
 
     def __init__(self, png: bytes, caption: str):
         self.png, self.caption = png, caption
+        self._repr = tr("snapshot.repr", caption=caption)  # in the language the snapshot was taken in
 
     def _repr_png_(self) -> bytes:
         return self.png
 
     def __repr__(self) -> str:
-        return f"explorer snapshot: {self.caption}"
+        return self._repr
 
     def save(self, path) -> Path:
         """Write the PNG to ``path``; the path written."""
@@ -202,25 +213,30 @@ def snapshot(explorer: Explorer, dpi: int = 100) -> Snapshot:
     figure = Figure(figsize=(8.4, 3.3), dpi=dpi, layout="constrained")
     axes = figure.subplots(1, 3)
     titles = (
-        f"image: {state.image}",
+        tr("snapshot.image", image=state.image),
         explained_title(explained, p, predicted=names[top.index], method=state.method, score_name="p"),
-        f"overlay (opacity {state.alpha:g})",
+        tr("snapshot.overlay", alpha=state.alpha),
     )
     for ax, picture, title in zip(axes, (view.image, view.heatmap, view.overlay), titles, strict=True):
         ax.imshow(picture)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
     add_colorbar(figure, axes[1:], state.colormap)
-    heading = f"{state.model} · layer {size} · {state.method} · colormap {state.colormap}"
+    heading = tr("snapshot.heading", model=state.model, size=size, method=state.method, colormap=state.colormap)
     if view.empty:
-        heading += "\nno positive evidence for this class here: the map is empty"
+        heading += tr("snapshot.heading_empty")
     figure.suptitle(heading, fontsize=10)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    caption = (
-        f"map of {explained} ({percent(p)}) · predicted {names[top.index]} ({percent(top.score)}) · "
-        f"layer {size} · {state.method}" + (" · the map is empty" if view.empty else "")
-    )
+    caption = tr(
+        "snapshot.caption",
+        explained=explained,
+        p=percent(p),
+        predicted=names[top.index],
+        top=percent(top.score),
+        size=size,
+        method=state.method,
+    ) + (tr("snapshot.caption_empty") if view.empty else "")
     return Snapshot(buffer.getvalue(), caption)
 
 
