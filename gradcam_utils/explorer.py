@@ -41,6 +41,7 @@ from .explorer_catalogue import (  # noqa: F401  (re-exported: the explorer's pu
     family,
 )
 from .explorer_models import MODEL_ORDER, TEACHING_MODELS, ModelShelf, xception_weights_available  # noqa: F401
+from .i18n import language
 from .i18n import text as tr
 from .imagenet import Prediction
 from .map_cache import ExplorerStats, MapCache, _Prepared, _read_only
@@ -101,13 +102,19 @@ class _Shown:
     state: ExplorerState
     error: str | None
     _view: View
+    _view_language: str  # the language of _view's caption
     _models: ModelShelf
     _catalogue: ImageCatalogue
     _cache: MapCache
 
     @property
     def view(self) -> View:
-        """The current pictures, caption and error (the last action's, or None)."""
+        """The current pictures, caption and error (the last action's, or None).
+
+        The caption is in the current language (``gc.set_language``): a change of language renders it again.
+        """
+        if self._view_language != language():
+            self._view = self._render(self._view.state)
         return self._view if self._view.error == self.error else replace(self._view, error=self.error)
 
     @property
@@ -190,6 +197,7 @@ class _Shown:
         if result.empty:
             caption += tr("explorer.empty")
         self._cache.stats.renders += 1
+        self._view_language = language()
         return View(prepared.pixels, coloured, overlay, caption, None, state, result.empty)
 
     def _class_caption(self, model: str, prepared: _Prepared, class_index: int) -> str:

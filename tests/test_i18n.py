@@ -267,3 +267,14 @@ def test_the_explorer_and_its_widget_follow_the_language():
     assert (en[3], ja[3]) == ("layer", "レイヤー")
     assert en[4].startswith("explorer snapshot: ") and ja[4].startswith("エクスプローラーのスナップショット: ")
     _same_numbers(en[2], ja[2])
+
+
+def test_an_explorer_made_in_english_captions_in_japanese_after_the_switch():
+    from gradcam_utils.explorer import Explorer
+
+    explorer = Explorer("shapes_gap")
+    english = explorer.view.caption
+    gc.set_language("ja")
+    japanese = explorer.view.caption
+    assert " · layer " in english and " · レイヤー " in japanese
+    _same_numbers(english, japanese)
