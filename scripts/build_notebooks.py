@@ -10,7 +10,7 @@ Sources live in notebooks/src/NN_name.py in jupytext's "percent" format (reviewa
 jupytext reads them; notebooks/jupytext.toml pairs each source with its notebook, so an edit saved in JupyterLab
 flows back to the source. Either way, rebuild the notebook before committing: the committed outputs are those of one
 fresh run, and this script writes no jupytext or editor metadata into the notebook.
-Run from the repository root:  .venv/bin/python scripts/build_notebooks.py [--normalise] [NN_name ...]
+Run from the repository root:  .venv/bin/python scripts/build_notebooks.py [--normalise | --lang ja] [NN_name ...]
 Outputs must be deterministic (nbval compares them): seed everything, round printed floats, print no timings.
 
 The Japanese edition (``--lang ja``; notebooks/ja/README.md for translators) is built from the same source. The code
@@ -28,7 +28,7 @@ matches), replaces every string token of the code equal to an ``en:`` literal (P
 a literal is never replaced inside a comment or a longer string; a key that occurs nowhere in the code is refused),
 puts one setup cell ``import gradcam_utils as gc`` / ``gc.set_language("ja")`` in front, and executes the notebook in
 notebooks/ja (where nbval runs it) like the English one. ``--template NN_name`` prints a translation file to start
-from: the English cells with their tags and every string literal of the code, commented out.
+from: the English markdown cells under their tags, and every string literal of the code as a commented pair.
 notebooks/ja/jupytext.toml pairs the Japanese notebooks with nothing, so saving one in JupyterLab writes no code source
 next to it (the English source stays the only one); tests/test_translation.py checks the sync.
 """
@@ -57,6 +57,8 @@ TRANSLATIONS = JAPANESE / "translation"
 SETUP_CELL = {"ja": 'import gradcam_utils as gc\ngc.set_language("ja")'}
 MARKDOWN_MARKER = re.compile(r"^<!-- markdown en=([0-9a-f]{8}) -->$")
 STRINGS_MARKER = "<!-- strings -->"
+# Python 3.12+ splits an f-string into these tokens (3.11 has neither: -1 matches no token).
+FSTRING_START, FSTRING_END = (getattr(tokenize, name, -1) for name in ("FSTRING_START", "FSTRING_END"))
 
 
 def parse(text: str) -> list:
@@ -116,8 +118,28 @@ def english_tag(markdown: str) -> str:
 
 
 def string_tokens(code: str) -> list[tokenize.TokenInfo]:
-    """The string literal tokens of a code cell, as Python's tokenizer reads them (an f-string is one token)."""
-    return [token for token in tokenize.generate_tokens(io.StringIO(code).readline) if token.type == tokenize.STRING]
+    """The string literal tokens of a code cell, each a whole literal as written (an f-string included).
+
+    Python 3.11's tokenizer reads an f-string as one STRING token; from 3.12 it splits one into FSTRING_START, its
+    parts and FSTRING_END, which are joined back here into one token holding the literal's text.
+    """
+    lines = code.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    found, depth, opened = [], 0, None
+    for token in tokenize.generate_tokens(io.StringIO(code).readline):
+        if token.type == FSTRING_START:
+            depth, opened = depth + 1, opened or token
+        elif token.type == FSTRING_END and depth == 1 and opened is not None:
+            start, end = offsets[opened.start[0] - 1] + opened.start[1], offsets[token.end[0] - 1] + token.end[1]
+            found.append(tokenize.TokenInfo(tokenize.STRING, code[start:end], opened.start, token.end, opened.line))
+            depth, opened = 0, None
+        elif token.type == FSTRING_END:
+            depth -= 1
+        elif token.type == tokenize.STRING and depth == 0:
+            found.append(token)
+    return found
 
 
 def read_translation(path: Path) -> tuple[list[tuple[str, str]], dict[str, str]]:
@@ -324,6 +346,8 @@ def main(argv: list[str]) -> None:
             f"no source notebooks/src/NAME.py for {', '.join(missing)}; the names are the files' stems, e.g. "
             f"{sorted(p.stem for p in SOURCES.glob('[0-9][0-9]_*.py'))[0]}"
         )
+    if args.normalise and args.lang != "en":
+        parser.error("--normalise rewrites the English sources; the Japanese edition has none (drop --lang ja)")
     untranslated = [name for name in names if name not in translated]
     if args.lang == "ja" and not args.template and untranslated:
         parser.error(

@@ -60,7 +60,22 @@ def cells(path: Path) -> list:
 
 
 def tokens(code: str) -> list[tuple[int, str]]:
-    return [(t.type, t.string) for t in tokenize.generate_tokens(io.StringIO(code).readline)]
+    """Each token's type and text, an f-string as one STRING token (Python 3.12+ splits it into parts, 3.11 not)."""
+    lines, result, depth, start = code.splitlines(keepends=True), [], 0, (0, 0)
+    for token in tokenize.generate_tokens(io.StringIO(code).readline):
+        kind = tokenize.tok_name[token.type]
+        if kind == "FSTRING_START":
+            depth, start = depth + 1, start if depth else token.start
+        elif kind == "FSTRING_END" and depth == 1:
+            (first, column), (last, end) = start, token.end
+            text = "".join(lines[first - 1 : last])[column : len("".join(lines[first - 1 : last - 1])) + end]
+            result.append((tokenize.STRING, text))
+            depth = 0
+        elif kind == "FSTRING_END":
+            depth -= 1
+        elif depth == 0:
+            result.append((token.type, token.string))
+    return result
 
 
 def code_problems(english: Path, japanese: Path, strings: dict[str, str]) -> list[str]:
@@ -332,6 +347,29 @@ def test_literals_are_replaced_as_tokens_not_as_text():
     replaced, found = build_notebooks.substitute_strings(code, {'"a"': '"あ"', '"unused"': '"x"'})
     assert replaced == 'x = "あ"  # "a" in a comment\ny = "ab" + \'a\' + f"a{x}"\nprint("あ",\n      "あ")\n'
     assert found == {'"a"'}
+
+
+def test_an_f_string_split_into_parts_as_python_3_12_tokenizes_it_is_one_literal(monkeypatch):
+    """From Python 3.12 the tokenizer splits f"a{b}c" into FSTRING_START, parts and FSTRING_END (PEP 701); the build
+    joins them into one literal. Fed that token stream by hand (this environment runs 3.11), it finds both literals."""
+    code = 'x = f"a{b}c" + "d"\n'
+    start, middle, end = 1001, 1002, 1003
+
+    def split_like_3_12(readline):
+        line = readline()
+        for kind, text, first, last in [
+            (tokenize.NAME, "x", 0, 1), (tokenize.OP, "=", 2, 3), (start, 'f"', 4, 6), (middle, "a", 6, 7),
+            (tokenize.OP, "{", 7, 8), (tokenize.NAME, "b", 8, 9), (tokenize.OP, "}", 9, 10), (middle, "c", 10, 11),
+            (end, '"', 11, 12), (tokenize.OP, "+", 13, 14), (tokenize.STRING, '"d"', 15, 18),
+        ]:  # fmt: skip
+            yield tokenize.TokenInfo(kind, text, (1, first), (1, last), line)
+
+    monkeypatch.setattr(build_notebooks, "FSTRING_START", start)
+    monkeypatch.setattr(build_notebooks, "FSTRING_END", end)
+    monkeypatch.setattr(build_notebooks.tokenize, "generate_tokens", split_like_3_12)
+    assert [t.string for t in build_notebooks.string_tokens(code)] == ['f"a{b}c"', '"d"']
+    replaced, _ = build_notebooks.substitute_strings(code, {'f"a{b}c"': 'f"あ{b}"'})
+    assert replaced == 'x = f"あ{b}" + "d"\n'
 
 
 def test_a_translation_line_that_is_not_one_literal_is_refused(tmp_path):
