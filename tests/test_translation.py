@@ -429,3 +429,24 @@ def test_make_test_collects_the_japanese_notebooks_under_nbval():
     ).stdout
     for name in TRANSLATED:
         assert f"notebooks/ja/{name}.ipynb::Cell 0" in listing, listing[-2000:]
+
+
+def test_a_template_carries_the_current_tags_and_refuses_nothing(tmp_path):
+    """`--template` starts a translation: the English cells under tags that match (computed here), no literal pair
+    active; it builds as is (the English text in place), so a translator replaces text, never a tag."""
+    name = "02_the_gradient_math"
+    started = tmp_path / f"{name}.md"
+    started.write_text(build_notebooks.template(name))
+    translated, strings = build_notebooks.read_translation(started)
+    english = [c.source for c in cells(NOTEBOOKS / f"{name}.ipynb") if c.cell_type == "markdown"]
+    assert [t for t, _ in translated] == [tag(source) for source in english] and strings == {}
+    assert [c.source for c in build_notebooks.japanese_cells(name, started) if c.cell_type == "markdown"] == english
+    assert english_cells(NOTEBOOKS / f"{name}.ipynb"), "an untranslated template must read as English"
+
+
+def test_the_build_names_a_notebook_without_translation(capsys):
+    with pytest.raises(SystemExit):
+        build_notebooks.main(["--lang", "ja", "02_the_gradient_math"])
+    assert (
+        "no translation notebooks/ja/translation/NAME.md for 02_the_gradient_math; start one" in capsys.readouterr().err
+    )
