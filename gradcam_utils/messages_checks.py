@@ -57,7 +57,7 @@ MESSAGES = {
     # ----- 02 · the gradient math
     "ex.blue.shape": {
         "en": "Expected one weight per channel, shape {expected}; got shape {got}.",
-        "ja": "チャネルごとに 1 つの重み、つまり形状 {expected} を期待していました。受け取った形状: {got}。",
+        "ja": "チャンネルごとに 1 つの重み、つまり形状 {expected} を期待していました。受け取った形状: {got}。",
     },
     "ex.blue.right": {
         "en": "Right: alpha^blue = {values} = w^blue / Z.",
@@ -92,7 +92,7 @@ MESSAGES = {
     "ex.counterfactual.right_empty": {
         "en": "Right: the 'red' score has no negative weight on any channel, so nothing in the "
         "picture counts against it and the counterfactual map is all zeros.",
-        "ja": "正解です。'red' のスコアはどのチャネルにも負の重みを持たないので、画像の中にそれに反する根拠はなく、"
+        "ja": "正解です。'red' のスコアはどのチャンネルにも負の重みを持たないので、画像の中にそれに反する根拠はなく、"
         "反実仮想（counterfactual）マップはすべて 0 になります。",
     },
     "ex.counterfactual.right": {
@@ -180,11 +180,11 @@ MESSAGES = {
     # ----- 07 · evaluation and limits
     "ex.scorecam.right": {
         "en": "Right: 1 + {channels} channels = {expected} forward passes per image.",
-        "ja": "正解です。1 + {channels} チャネル = 画像ごとに {expected} 回の順伝播（forward pass）です。",
+        "ja": "正解です。1 + {channels} チャンネル = 画像ごとに {expected} 回の順伝播（forward pass）です。",
     },
     "ex.scorecam.hint": {
         "en": "Not yet. Hint: one pass for the activations, then one per channel of the layer.",
-        "ja": "まだです。ヒント: 活性化を得るために 1 回、そのあとレイヤーのチャネルごとに 1 回ずつです。",
+        "ja": "まだです。ヒント: 活性化を得るために 1 回、そのあとレイヤーのチャンネルごとに 1 回ずつです。",
     },
     "ex.deletion.right": {
         "en": "Right: deletion AUC Grad-CAM {gradcam:.2f}, object mask {mask:.2f}.",

@@ -14,7 +14,7 @@ MESSAGES = {
     "fig.predicted": {"en": "\npredicted '{predicted}'", "ja": "\n予測: '{predicted}'"},
     "fig.colorbar": {"en": "map value (1 = the map's peak)", "ja": "マップの値（1 = マップのピーク）"},
     # ----- explorer.py, explorer_models.py
-    "explorer.slow": {"en": "slow: one forward pass per channel", "ja": "低速: チャネルごとに 1 回の順伝播"},
+    "explorer.slow": {"en": "slow: one forward pass per channel", "ja": "低速: チャンネルごとに 1 回の順伝播"},
     "explorer.caption": {
         "en": "{class_caption} · layer {layer} ({height}x{width}) · {method}",
         "ja": "{class_caption} · レイヤー {layer} ({height}x{width}) · {method}",
