@@ -10,7 +10,7 @@ MESSAGES = {
     # ----- figures.py
     "fig.map_of": {"en": "{method}map of '{class_name}'", "ja": "{method}'{class_name}' のマップ"},
     "fig.logit": {"en": "logit", "ja": "ロジット"},
-    "fig.score": {"en": " ({score_name} {score:.2f})", "ja": "（{score_name} {score:.2f}）"},
+    "fig.score": {"en": " ({score_name} {score:.2f})", "ja": " ({score_name} {score:.2f})"},
     "fig.predicted": {"en": "\npredicted '{predicted}'", "ja": "\n予測: '{predicted}'"},
     "fig.colorbar": {"en": "map value (1 = the map's peak)", "ja": "マップの値（1 = マップのピーク）"},
     # ----- explorer.py, explorer_models.py

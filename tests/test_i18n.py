@@ -191,7 +191,7 @@ def _both(call):
 def test_explained_title_and_colour_bar_follow_the_language():
     en, ja = _both(lambda: gc.explained_title("star", 4.1, predicted="circle"))
     assert en == "map of 'star' (logit 4.10)\npredicted 'circle'"
-    assert ja == "'star' のマップ（ロジット 4.10）\n予測: 'circle'"
+    assert ja == "'star' のマップ (ロジット 4.10)\n予測: 'circle'"
 
     def colour_bar_label():
         fig, _ = gc.show_heatmaps(np.zeros((8, 8, 3), np.uint8), np.zeros((1, 4, 4)))
@@ -262,7 +262,7 @@ def test_the_explorer_and_its_widget_follow_the_language():
 
     en, ja = _both(surfaces)
     assert en[:2] == ("shapes_flat (teaching)", "scorecam (slow: one forward pass per channel)")
-    assert ja[:2] == ("shapes_flat（教材用）", "scorecam (低速: チャネルごとに 1 回の順伝播)")
+    assert ja[:2] == ("shapes_flat（教材用）", "scorecam (低速: チャンネルごとに 1 回の順伝播)")
     assert " · layer conv5_act (16x16) · gradcam" in en[2] and " · レイヤー conv5_act (16x16) · gradcam" in ja[2]
     assert (en[3], ja[3]) == ("layer", "レイヤー")
     assert en[4].startswith("explorer snapshot: ") and ja[4].startswith("エクスプローラーのスナップショット: ")
