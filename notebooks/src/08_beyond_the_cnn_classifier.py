@@ -190,8 +190,8 @@ for model, r in both_models.items():
           f"energy {e:.3f} [{e_lo:.3f}, {e_hi:.3f}]")
 (vit_p, vit_e), (cnn_p, cnn_e) = localised["ViT (shapes_vit)"], localised["CNN (shapes_gap)"]
 for score, d in (("pointing", vit_p.astype(float) - cnn_p), ("energy", vit_e - cnn_e)):
-    print(f"ViT minus CNN, {score}: {metrics.bootstrap_ci(d)[0]:+.3f} "
-          f"[{metrics.bootstrap_ci(d)[1]:+.3f}, {metrics.bootstrap_ci(d)[2]:+.3f}]")
+    mean, lo, hi = metrics.bootstrap_ci(d)
+    print(f"ViT minus CNN, {score}: {mean:+.3f} [{lo:+.3f}, {hi:+.3f}]")
 print(f"object area {cases.masks.mean():.3f} of the picture (the energy of a uniform map)")
 
 # %% [markdown]
@@ -277,8 +277,8 @@ for c in range(len(names)):   # one target per class, with a region (a mask) per
         found["energy on " + where].append(metrics.energy_pointing_game(r.heatmaps, mask))
 found = {key: np.concatenate(v) for key, v in found.items()}
 for key, v in found.items():
-    print(f"{key:22s} {metrics.bootstrap_ci(v)[0]:.2f} [{metrics.bootstrap_ci(v)[1]:.2f}, "
-          f"{metrics.bootstrap_ci(v)[2]:.2f}] over {len(v)} regions")
+    mean, lo, hi = metrics.bootstrap_ci(v)
+    print(f"{key:22s} {mean:.2f} [{lo:.2f}, {hi:.2f}] over {len(v)} regions")
 
 # %% [markdown]
 # One picture with three shapes, each region's map in turn (white: the region's own shape; cyan: the others).
@@ -332,8 +332,8 @@ others = scenes.label_masks[pic].any(axis=1) & ~own
 on_label = {"its own shape": metrics.pointing_game(per_label.heatmaps, own),
             "another shape": metrics.pointing_game(per_label.heatmaps, others)}
 for key, v in on_label.items():
-    print(f"peak on {key}: {metrics.bootstrap_ci(v)[0]:.2f} "
-          f"[{metrics.bootstrap_ci(v)[1]:.2f}, {metrics.bootstrap_ci(v)[2]:.2f}] over {len(v)} labels")
+    mean, lo, hi = metrics.bootstrap_ci(v)
+    print(f"peak on {key}: {mean:.2f} [{lo:.2f}, {hi:.2f}] over {len(v)} labels")
 
 # %% [markdown]
 # The same three-shape picture, one map per label:
