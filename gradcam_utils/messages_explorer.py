@@ -1,9 +1,9 @@
 """Figure titles and the explorer's labels and messages in English and Japanese.
 
-Used by ``figures``, ``explorer``, ``explorer_models`` and ``widgets``; loaded by ``gradcam_utils.i18n`` on first use
-(see ``i18n.text``). The English texts are the ones shown before the Japanese edition, unchanged. Class names, layer
-names, method names and the sample pictures' labels are data (a learner passes them to the library), so they are
-never translated.
+Used by ``figures``, ``overlay`` (the colormap notes), ``explorer``, ``explorer_models`` and ``widgets``; loaded
+by ``gradcam_utils.i18n`` on first use (see ``i18n.text``). The English texts are the ones shown before the
+Japanese edition, unchanged. Class names, layer names, method names and the sample pictures' labels are data (a
+learner passes them to the library), so they are never translated.
 """
 
 MESSAGES = {
@@ -13,6 +13,23 @@ MESSAGES = {
     "fig.score": {"en": " ({score_name} {score:.2f})", "ja": " ({score_name} {score:.2f})"},
     "fig.predicted": {"en": "\npredicted '{predicted}'", "ja": "\n予測: '{predicted}'"},
     "fig.colorbar": {"en": "map value (1 = the map's peak)", "ja": "マップの値（1 = マップのピーク）"},
+    # ----- overlay.py: the notes on the colormaps the course compares (gc.COLORMAPS), printed by notebook 04
+    "colormap.viridis": {
+        "en": "perceptually uniform (lightness rises evenly), colour-blind safe, prints well in greyscale",
+        "ja": "知覚的に均一（明度が一様に上がる）、色覚の多様性に配慮、グレースケールで印刷しても読める",
+    },
+    "colormap.inferno": {
+        "en": "perceptually uniform, black to yellow, makes peaks stand out",
+        "ja": "知覚的に均一、黒から黄色へ、ピークが目立つ",
+    },
+    "colormap.turbo": {
+        "en": "smoothed rainbow without jet's sharp bands, but not uniform: lightness rises, then falls",
+        "ja": "jet のような鋭い帯のない滑らかな虹色。ただし均一ではなく、明度は上がってから下がる",
+    },
+    "colormap.jet": {
+        "en": "the classic Grad-CAM rainbow; lightness rises and falls with bends that suggest edges not in the data",
+        "ja": "Grad-CAM でおなじみの虹色。明度が折れ曲がりながら上下し、データにない境界があるように見せる",
+    },
     # ----- explorer.py, explorer_models.py
     "explorer.slow": {"en": "slow: one forward pass per channel", "ja": "低速: チャンネルごとに 1 回の順伝播"},
     "explorer.caption": {

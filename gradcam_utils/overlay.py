@@ -20,22 +20,48 @@ steadily with the value: then what looks brighter is higher, and no edge appears
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import matplotlib
 import numpy as np
 
 from .errors import GradCAMError, ImageInputError
+from .i18n import text
 from .images import MAX_IMAGE_PIXELS, load_image
 from .resize import upsample_heatmap
 
 # The colormaps the course compares, in the order it shows them. jet is the default everywhere (it matches the
 # Grad-CAM article and the Keras example; notebook 04 explains how to read it); viridis and inferno are the
-# recommended choices for comparing maps. The texts are printed by notebook 04, so they stay as they are.
-COLORMAPS = {
-    "viridis": "perceptually uniform (lightness rises evenly), colour-blind safe, prints well in greyscale",
-    "inferno": "perceptually uniform, black to yellow, makes peaks stand out",
-    "turbo": "smoothed rainbow without jet's sharp bands, but not uniform: lightness rises, then falls",
-    "jet": "the classic Grad-CAM rainbow; lightness rises and falls with bends that suggest edges not in the data",
-}
+# recommended choices for comparing maps. Their one-line notes are learner-facing text ("colormap.<name>" in
+# messages_explorer), so they follow gc.set_language like the figures' titles.
+_COMPARED_COLORMAPS = ("viridis", "inferno", "turbo", "jet")
+
+
+class ColormapNotes(Mapping[str, str]):
+    """The colormaps the course compares -> a one-line note on how each reads, in the language in use.
+
+    A read-only mapping (``gc.COLORMAPS``): iterate it for the names, index it for the note of one.
+    """
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self._names = names
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self._names:
+            raise KeyError(name)
+        return text(f"colormap.{name}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self)!r})"
+
+
+COLORMAPS = ColormapNotes(_COMPARED_COLORMAPS)
 
 # sRGB (IEC 61966-2-1) to CIE relative luminance Y under D65: the middle row of the sRGB -> XYZ matrix.
 _SRGB_TO_Y = np.array([0.2126, 0.7152, 0.0722])

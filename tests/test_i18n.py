@@ -202,6 +202,16 @@ def test_explained_title_and_colour_bar_follow_the_language():
     assert _both(colour_bar_label) == ("map value (1 = the map's peak)", "マップの値（1 = マップのピーク）")
 
 
+def test_the_colormap_notes_follow_the_language():
+    en, ja = _both(lambda: dict(gc.COLORMAPS))
+    # The names are matplotlib's (the notebooks pass them to colorize), in the order notebook 04 shows them.
+    assert list(en) == list(ja) == ["viridis", "inferno", "turbo", "jet"]
+    assert all(name in matplotlib.colormaps for name in en)
+    assert all(not KANA_KANJI.search(en[name]) and KANA_KANJI.search(ja[name]) for name in en)
+    with pytest.raises(KeyError):
+        gc.COLORMAPS["hot"]  # a real matplotlib colormap, but not one the course compares
+
+
 def _energy_but_one_for_zeros(heatmap, mask):
     up = gc.upsample_heatmap(heatmap, mask.shape)
     return up[mask].sum() / up.sum() if up.sum() else 1.0
