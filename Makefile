@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 course: $(STAMP)
-	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG)
+	$(BIN)/jupyter lab notebooks/start_here.ipynb $(ROOT_FLAG)
 
 # Strict nbval (not --nbval-lax) in this environment's kernel; the committed outputs are what every learner sees
 # (no setting needed: plain `pytest --nbval notebooks/` passes too).
