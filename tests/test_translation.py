@@ -37,7 +37,6 @@ TRANSLATED = sorted(p.stem for p in TRANSLATIONS.glob("[0-9][0-9]_*.md"))
 UNTRANSLATED = [
     "07_evaluation_and_limits",
     "08_beyond_the_cnn_classifier",
-    "09_capstone",
 ]
 # Share of Japanese characters among Japanese characters and the letters of lowercase Latin words, per markdown cell,
 # after removing code, math, quoted titles and URLs. Names and acronyms (Grad-CAM, Selvaraju, ICCV) are capitalised
