@@ -36,7 +36,7 @@ def explained_title(
 
     ``score`` is the explained class's score (pre-softmax logit by default; pass ``score_name="p"`` for a
     probability); ``predicted`` adds the model's own answer, which can differ from the class explained. In Japanese
-    (``gc.set_language("ja")``): ``"'star' のマップ（ロジット 4.10）"`` and ``"予測: 'star'"``.
+    (``gc.set_language("ja")``): ``"'star' のマップ (ロジット 4.10)"`` and ``"予測: 'star'"``.
     """
     text = tr("fig.map_of", method=method + " " if method else "", class_name=class_name)
     if score is not None:

@@ -1,9 +1,9 @@
-"""Figure titles and the explorer's labels and messages in English and Japanese.
+"""Figure titles, printed tables and the explorer's labels and messages in English and Japanese.
 
-Used by ``figures``, ``overlay`` (the colormap notes), ``explorer``, ``explorer_models`` and ``widgets``; loaded
-by ``gradcam_utils.i18n`` on first use (see ``i18n.text``). The English texts are the ones shown before the
-Japanese edition, unchanged. Class names, layer names, method names and the sample pictures' labels are data (a
-learner passes them to the library), so they are never translated.
+Used by ``figures``, ``overlay`` (the colormap notes), ``sanity`` (its table), ``explorer``, ``explorer_models``
+and ``widgets``; loaded by ``gradcam_utils.i18n`` on first use (see ``i18n.text``). The English texts are the ones
+shown before the Japanese edition, unchanged. Class names, layer names, method names and the sample pictures'
+labels are data (a learner passes them to the library), so they are never translated.
 """
 
 MESSAGES = {
@@ -30,6 +30,15 @@ MESSAGES = {
         "en": "the classic Grad-CAM rainbow; lightness rises and falls with bends that suggest edges not in the data",
         "ja": "Grad-CAM でおなじみの虹色。明度が折れ曲がりながら上下し、データにない境界があるように見せる",
     },
+    # ----- sanity.py: the randomisation test's table (SanityResult.summary), printed by notebooks 07 and 09
+    "sanity.title": {
+        "en": "Spearman rank correlation with the trained model's maps (mean over {over}; Grad-CAM layer '{layer}')",
+        "ja": "学習済みモデルのマップとの Spearman 順位相関（{over}の平均、Grad-CAM の層 '{layer}'）",
+    },
+    "sanity.over_images": {"en": "{images} image(s)", "ja": "{images} 枚の画像"},
+    "sanity.over_seeds": {"en": " x {seeds} seeds", "ja": " x {seeds} シード"},
+    "sanity.step": {"en": "step", "ja": "段階"},
+    "sanity.randomised_down_to": {"en": "randomised down to", "ja": "ランダム化した最後の層"},
     # ----- explorer.py, explorer_models.py
     "explorer.slow": {"en": "slow: one forward pass per channel", "ja": "低速: チャンネルごとに 1 回の順伝播"},
     "explorer.caption": {

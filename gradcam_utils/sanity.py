@@ -20,6 +20,7 @@ compared at the layer's resolution (a map with no positive evidence is all zeros
 from __future__ import annotations
 
 import numbers
+import unicodedata
 import warnings
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from scipy import stats
 
 from . import _graph, engine, guided
 from .errors import EmptyHeatmapWarning, GradCAMError, UnsupportedModelError
+from .i18n import text
 from .images import to_batch
 from .layers import check_model, display_name, walk
 
@@ -72,26 +74,40 @@ class SanityResult:
         return out
 
     def summary(self) -> str:
-        """A plain-text table of the mean rank correlation per step (1 = unchanged, 0 = unrelated)."""
+        """A plain-text table of the mean rank correlation per step (1 = unchanged, 0 = unrelated).
+
+        Its title and headings follow ``gc.set_language``; the columns are the methods' keys of :meth:`rows`.
+        """
         rows = self.rows()
         columns = [key for key in rows[0] if key not in ("step", "randomised_down_to")]
-        width = max(len("randomised down to"), *(len(r["randomised_down_to"]) for r in rows))
-        head = f"{'step':>4}  {'randomised down to':<{width}}" + "".join(f"  {c:>15}" for c in columns)
-        over = f"{self.images} image(s)" + (f" x {len(self.seeds)} seeds" if len(self.seeds) > 1 else "")
-        lines = [
-            f"Spearman rank correlation with the trained model's maps (mean over {over}; Grad-CAM layer "
-            f"'{self.layer_name}')",
-            head,
-            "-" * len(head),
-        ]
+        step, down_to = text("sanity.step"), text("sanity.randomised_down_to")
+        step_width = max(4, _display_width(step))
+        width = max(_display_width(down_to), *(_display_width(r["randomised_down_to"]) for r in rows))
+        head = f"{_pad(step, step_width, right=True)}  {_pad(down_to, width)}" + "".join(f"  {c:>15}" for c in columns)
+        over = text("sanity.over_images", images=self.images)
+        if len(self.seeds) > 1:
+            over += text("sanity.over_seeds", seeds=len(self.seeds))
+        lines = [text("sanity.title", over=over, layer=self.layer_name), head, "-" * _display_width(head)]
         for r in rows:
             lines.append(
-                f"{r['step']:>4}  {r['randomised_down_to']:<{width}}" + "".join(f"  {r[c]:>15.3f}" for c in columns)
+                f"{r['step']:>{step_width}}  {_pad(r['randomised_down_to'], width)}"
+                + "".join(f"  {r[c]:>15.3f}" for c in columns)
             )
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.summary()
+
+
+def _display_width(line: str) -> int:
+    """Columns a terminal or notebook gives ``line``: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def _pad(cell: str, width: int, right: bool = False) -> str:
+    """``cell`` padded with spaces to ``width`` display columns (so Japanese headings line up too)."""
+    fill = " " * max(0, width - _display_width(cell))
+    return fill + cell if right else cell + fill
 
 
 def weighted_layers(model: keras.Model) -> list[str]:

@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 import warnings
 from string import Formatter
 
@@ -210,6 +211,35 @@ def test_the_colormap_notes_follow_the_language():
     assert all(not KANA_KANJI.search(en[name]) and KANA_KANJI.search(ja[name]) for name in en)
     with pytest.raises(KeyError):
         gc.COLORMAPS["hot"]  # a real matplotlib colormap, but not one the course compares
+
+
+def _columns(line):
+    """Display columns of a printed line, counted independently of the library: wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def test_the_sanity_table_follows_the_language_and_stays_aligned():
+    from gradcam_utils.sanity import SanityResult
+
+    result = SanityResult(
+        layers=(("dense",), ("dense", "conv3")),
+        gradcam=np.array([[0.5, 0.4], [0.1, 0.2]]),
+        guided_gradcam=None,
+        guided_backprop=None,
+        empty_gradcam=np.zeros((2, 2), bool),
+        class_indices=np.array([0, 1]),
+        layer_name="conv3_act",
+        seeds=(0, 1),
+    )
+    en, ja = _both(result.summary)
+    assert en.splitlines()[1].split() == ["step", "randomised", "down", "to", "gradcam"]
+    assert "2 image(s) x 2 seeds" in en and not KANA_KANJI.search(en)
+    assert "順位相関" in ja and "2 枚の画像 x 2 シード" in ja and "ランダム化した最後の層" in ja
+    for table in (en, ja):
+        head, rule, *rows = table.splitlines()[1:]
+        # The numbers end where their heading ends, in display columns, whatever the heading's script.
+        assert {_columns(line) for line in (head, rule, *rows)} == {_columns(head)}, table
+        assert [row.split()[-1] for row in rows] == ["0.450", "0.150"]
 
 
 def _energy_but_one_for_zeros(heatmap, mask):
