@@ -388,7 +388,7 @@ print("occlusion grid per picture:", occluded.grid.shape[1:], "positions; CAM ma
 
 # %%
 i, name = 0, names[test.labels[0]]
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
 drop = np.abs(occluded.heatmaps[i]).max()
 shown = axes[0].imshow(occluded.heatmaps[i], cmap="RdBu_r", vmin=-drop, vmax=drop)
 fig.colorbar(shown, ax=axes[0], label=f"drop in the '{name}' logit")
