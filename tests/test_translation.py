@@ -35,8 +35,6 @@ TRANSLATED = sorted(p.stem for p in TRANSLATIONS.glob("[0-9][0-9]_*.md"))
 # The notebooks without a Japanese edition yet: the gap, in one place. Translate one (notebooks/ja/README.md), build
 # it, and remove it from this list; a notebook both listed and translated fails test_the_untranslated_list_is_exact.
 UNTRANSLATED = [
-    "07_evaluation_and_limits",
-    "08_beyond_the_cnn_classifier",
 ]
 # Share of Japanese characters among Japanese characters and the letters of lowercase Latin words, per markdown cell,
 # after removing code, math, quoted titles and URLs. Names and acronyms (Grad-CAM, Selvaraju, ICCV) are capitalised
