@@ -20,6 +20,7 @@ from test_translation import JAPANESE_SHARE, glossary, japanese_share
 ROOT = Path(__file__).resolve().parents[1]
 ENGLISH = ROOT / "notebooks" / "solutions"
 JAPANESE = ROOT / "notebooks" / "ja" / "solutions"
+TRANSLATIONS = ROOT / "notebooks" / "ja" / "translation"
 NAMES = sorted(p.name for p in ENGLISH.glob("[0-9][0-9]_*.md"))
 PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)  # as tests/test_exercises.py finds the blocks it runs
 FENCED = re.compile(r"```.*?```", re.S)
@@ -36,11 +37,16 @@ def missing_files(english: Path, japanese: Path) -> list[str]:
 
 
 def heading_problems(english: Path, japanese: Path) -> list[str]:
-    """The title ("# 解答例 · NN · ...") and the exercises ("## 演習 N" for each "## Exercise N", in order)."""
-    problems = []
-    title = f"# 解答例 · {japanese.name[:2]} · "
-    if not japanese.read_text().startswith(title):
-        problems.append(f"{japanese.name}: the first line should start with {title!r}")
+    """The title ("# 解答例 · " + the Japanese notebook's title) and the exercises ("## 演習 N" for each
+    "## Exercise N", in order)."""
+    problems, text = [], japanese.read_text()
+    translation = TRANSLATIONS / japanese.name
+    if translation.is_file():  # the Japanese notebook's own title, from its translation's first markdown block
+        title = "# 解答例 · " + re.search(r"^# (.*)$", translation.read_text(), re.M).group(1)
+        if text.splitlines()[0] != title:
+            problems.append(f"{japanese.name}: the first line should be {title!r}")
+    elif not text.startswith(prefix := f"# 解答例 · {japanese.name[:2]} · "):
+        problems.append(f"{japanese.name}: the first line should start with {prefix!r}")
     en = EXERCISE["en"].findall(english.read_text())
     ja = EXERCISE["ja"].findall(japanese.read_text())
     if en != ja:
@@ -156,7 +162,7 @@ def test_a_missing_or_moved_exercise_heading_is_named(tmp_path):
     ]
     untitled = broken_copy(name, tmp_path, lambda t: t.replace("# 解答例 · 03 · ", "# Solutions · 03 · ", 1))
     assert heading_problems(ENGLISH / name, untitled) == [
-        f"{name}: the first line should start with '# 解答例 · 03 · '"
+        f"{name}: the first line should be '# 解答例 · 03 · 実際の ImageNet ネットワークで Grad-CAM: 記事のレシピ'"
     ]
 
 
