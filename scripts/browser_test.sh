@@ -5,6 +5,7 @@
 #
 # 1. Chromium from Debian (`apt-get install chromium`, with sudo unless root) when it is missing. Playwright's
 #    own browser download (`playwright install`) is never used.
+#    A Japanese font (Debian's fonts-ipaexfont-gothic) when none is installed, for legible screenshots.
 # 2. The project with its `test` and `browser` extras (pytest, playwright) into .venv when they are missing.
 # 3. pytest tests/browser. Screenshots and logs: $BROWSER_TEST_ARTIFACTS, default test-artifacts/browser/.
 # Safe to run again: nothing is reinstalled when it is already there.
@@ -42,6 +43,19 @@ else
   say "installing Debian's chromium"
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+fi
+
+# A Japanese font for the screenshots of the Japanese edition (tests/browser/test_start_page_in_browser.py): the
+# test reads the page's text, so it passes without one, but its pictures would show empty boxes. Debian's IPAex
+# Gothic is the font the Japanese figures use. Best effort: a failed install is reported, not fatal.
+if command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=ja)" ]; then
+  say "a Japanese font is present"
+else
+  say "installing Debian's fonts-ipaexfont-gothic (legible screenshots of the Japanese edition)"
+  if ! (as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    fonts-ipaexfont-gothic); then
+    say "could not install fonts-ipaexfont-gothic: screenshots of Japanese pages will show empty boxes"
+  fi
 fi
 
 if [ ! -x "$PY" ]; then
