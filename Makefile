@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a machine that has Python 3.11+ and make:
-#   make course   creates .venv if missing, installs everything, starts JupyterLab on notebooks/
+#   make course   creates .venv if missing, installs everything, opens JupyterLab on the course's start page
 #   make test     the same install, then the whole test suite (unit tests + every notebook under nbval)
+#   make check    the same install, then the pre-lab check of this machine (gradcam_lab_check.py)
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,13 +9,18 @@ BIN := $(VENV)/bin
 # Re-install only when the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: course test lint wheel-test browser-test install clean
+.PHONY: course check test lint wheel-test browser-test install clean
 
 # Jupyter refuses to run as root unless told; containers and lab machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 course: $(STAMP)
 	$(BIN)/jupyter lab notebooks/start_here.ipynb $(ROOT_FLAG)
+
+# Is this machine ready for the course? Python, pinned packages, a one-picture Grad-CAM, the Japanese font, the
+# widgets' JupyterLab extension, free memory: one line each, a fix for each failure, exit status 1 if any failed.
+check: $(STAMP)
+	$(BIN)/python gradcam_lab_check.py
 
 # Strict nbval (not --nbval-lax) in this environment's kernel; the committed outputs are what every learner sees
 # (no setting needed: plain `pytest --nbval notebooks/` passes too).

@@ -8,7 +8,8 @@
 #      package index (fast after `make install`: pip's cache has them);
 #   4. from another temporary folder, run tests/wheel/smoke_installed.py with that venv's python: every registered
 #      model loads (Xception: the library's clear error), the explorer's controller computes a map on a packaged
-#      sample, and the venv's `gradcam explain` writes its outputs for a folder.
+#      sample, and the venv's `gradcam explain` writes its outputs for a folder;
+#   5. run the venv's `gradcam-check` (the pre-lab check) from that folder: it must pass, as on a student's machine.
 # Everything happens in one temporary folder, removed on exit. PYTHON (default .venv/bin/python) builds the wheel,
 # and its base interpreter makes the fresh venv.
 set -Eeuo pipefail
@@ -60,7 +61,7 @@ package = [n for n in names if not n.startswith("gradcam_utils-")]  # leave out 
 data = sorted(n for n in package if n.startswith("gradcam_utils/data/"))
 # Exactly the data files git knows (the copy holds no others), nothing compiled, nothing outside the package.
 expected = sorted(str(p.relative_to(source)) for p in (source / "gradcam_utils" / "data").rglob("*") if p.is_file())
-outside = {"gradcam_launcher.py"}  # the command's entry point, outside the package on purpose
+outside = {"gradcam_launcher.py", "gradcam_lab_check.py"}  # commands' entry points, outside the package on purpose
 stray = [n for n in package if "__pycache__" in n or n.endswith(".pyc") or not (n.startswith("gradcam_utils/") or n in outside)]
 problems = []
 if data != expected:
@@ -94,6 +95,11 @@ cp "$REPO/tests/wheel/smoke_installed.py" "$TMP/elsewhere/"
     GRADCAM_UTILS_CACHE="$TMP/cache" KERAS_HOME="$TMP/keras" TF_CPP_MIN_LOG_LEVEL=3 \
     "$TMP/venv/bin/python" smoke_installed.py "$TMP/venv" "$REPO")
 done_step "smoke"
+
+step "the pre-lab check of the installed course (gradcam-check)"
+(cd "$TMP/elsewhere" && env -u PYTHONPATH TMPDIR="$TMP/tmp" MPLBACKEND=Agg GRADCAM_UTILS_CACHE="$TMP/cache" \
+    KERAS_HOME="$TMP/keras" TF_CPP_MIN_LOG_LEVEL=3 "$TMP/venv/bin/gradcam-check")
+done_step "lab check"
 
 echo "== timings"
 printf '%s\n' "${TIMINGS[@]}"
