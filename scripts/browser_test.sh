@@ -6,7 +6,8 @@
 # 1. Chromium from Debian (`apt-get install chromium`, with sudo unless root) when it is missing. Playwright's
 #    own browser download (`playwright install`) is never used.
 #    A Japanese font (Debian's fonts-ipaexfont-gothic) when none is installed, for legible screenshots.
-# 2. The project with its `test` and `browser` extras (pytest, playwright) into .venv when they are missing.
+# 2. The project with its `test`, `browser` and `site` extras (pytest, playwright, nbconvert + MathJax for the course
+#    website that tests/browser/test_site_in_browser.py builds) into .venv when they are missing.
 # 3. pytest tests/browser. Screenshots and logs: $BROWSER_TEST_ARTIFACTS, default test-artifacts/browser/.
 # Safe to run again: nothing is reinstalled when it is already there.
 set -euo pipefail
@@ -62,11 +63,13 @@ if [ ! -x "$PY" ]; then
   say "creating $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-if "$PY" -c "import gradcam_utils, jupyterlab, ipywidgets, pytest, playwright.sync_api" >/dev/null 2>&1; then
+# The `site` extra (nbconvert, jupyter-server-mathjax): test_site_in_browser.py builds the course website itself.
+if "$PY" -c "import gradcam_utils, jupyterlab, ipywidgets, pytest, playwright.sync_api, nbconvert, jupyter_server_mathjax" \
+  >/dev/null 2>&1; then
   say "python packages present in $VENV"
 else
-  say "installing the project with its test and browser extras into $VENV"
-  "$PY" -m pip install --quiet -e ".[test,browser]"
+  say "installing the project with its test, browser and site extras into $VENV"
+  "$PY" -m pip install --quiet -e ".[test,browser,site]"
 fi
 
 # --confcutdir: tests/conftest.py (it imports TensorFlow for the unit tests) is not loaded; this test needs none of it.
