@@ -111,8 +111,9 @@ def page_title(path: Path) -> str:
     else:
         text = path.read_text(encoding="utf-8")
     match = HEADING.search(text)
-    if match is None:
-        raise SystemExit(f"build_site: {path} has no level-1 heading ('# Title'); add one, it is the page's title.")
+    if match is None:  # a page without a '# Title' is still built, titled by its file name
+        print(f"build_site: {path} has no level-1 heading ('# Title'); its file name is its title", file=sys.stderr)
+        return path.stem
     return re.sub(r"[*_`]", "", match.group(1)).strip()
 
 
