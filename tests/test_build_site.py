@@ -1,0 +1,62 @@
+"""The course website's builder (scripts/build_site.py), without a browser: which pages it makes, how it rewrites the
+notebooks' links and what it refuses as not offline. The rendered pages are checked in Chromium by
+tests/browser/test_site_in_browser.py.
+
+Reference values are written out by hand from the repository's layout (the notebooks' file names, the start page's
+links), not computed by the builder.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+spec = importlib.util.spec_from_file_location("build_site", ROOT / "scripts" / "build_site.py")
+assert spec is not None and spec.loader is not None
+build_site = importlib.util.module_from_spec(spec)
+sys.modules.setdefault("build_site", build_site)
+spec.loader.exec_module(build_site)
+
+
+def test_the_pages_are_home_both_editions_then_guides():
+    pages = build_site.find_pages()
+    outputs = [page.output for page in pages]
+    assert outputs[0] == "index.html" and pages[0].source == "notebooks/start_here.ipynb"
+    english = [o for o in outputs if o.startswith("notebooks/0")]
+    japanese = [o for o in outputs if o.startswith("notebooks/ja/0")]
+    assert [o.split("/")[-1][:2] for o in english] == [f"{n:02d}" for n in range(1, 10)]
+    assert [o.removeprefix("notebooks/ja/") for o in japanese] == [o.removeprefix("notebooks/") for o in english]
+    assert outputs.index(english[-1]) < outputs.index(japanese[0])
+    assert "notebooks/ja/glossary.html" in outputs
+    assert {p.language for p in pages if p.output in japanese} == {"ja"}
+    assert pages[1].title == "01 · Why look inside a classifier?"
+
+
+def test_links_to_course_files_point_at_their_pages_from_any_folder():
+    pages = build_site.find_pages()
+    home = pages[0]  # notebooks/start_here.ipynb, written at the site's root
+    text, copies = build_site.rewrite_links(
+        '<a href="ja/01_why_interpretability.ipynb#x">a</a> <a href="https://example.org/">b</a> <a href="#top">c</a>',
+        home,
+        pages,
+    )
+    assert text == (
+        '<a href="notebooks/ja/01_why_interpretability.html#x">a</a> <a href="https://example.org/">b</a>'
+        ' <a href="#top">c</a>'
+    )
+    assert copies == set()
+    glossary = next(p for p in pages if p.output == "notebooks/ja/glossary.html")
+    text, copies = build_site.rewrite_links(
+        '<a href="../../Makefile">m</a> <a href="../../nope.md">n</a>', glossary, pages
+    )
+    assert text == '<a href="../../Makefile">m</a> <a href="../../nope.md">n</a>'
+    assert copies == {"Makefile"}  # a repository file the site carries; the missing one is left for the check
+
+
+def test_resources_from_outside_the_site_are_found():
+    page = (
+        '<script src="https://cdn.example/x.js"></script><img src="data:image/png;base64,AAAA"><a href="https://a.b">'
+    )
+    css = "<style>@font-face { src: url('//fonts.example/f.woff'); } .x { background: url(local.png) }</style>"
+    assert build_site.outside_references(page + css) == ["https://cdn.example/x.js", "//fonts.example/f.woff"]
