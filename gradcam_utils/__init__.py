@@ -1,8 +1,11 @@
 """gradcam_utils: Grad-CAM for Keras 3, the library behind the course notebooks."""
 
+from . import thread_limit as _threads
 from ._quiet import import_tensorflow_quietly as _import_tensorflow_quietly
 
+_threads.apply_from_environment("environment")  # GRADCAM_THREADS=N: OpenMP/BLAS variables, before TF loads them
 _import_tensorflow_quietly()
+_threads.apply_from_environment("tensorflow")  # ... and TensorFlow's pools, before it runs any operation
 
 # ruff: noqa: E402  (imports follow the quiet TensorFlow import on purpose)
 from . import (
@@ -49,6 +52,7 @@ from .occlusion import OcclusionResult, occlusion_sensitivity
 from .overlay import COLORMAPS, colorize, overlay_heatmap
 from .resize import upsample_heatmap
 from .sanity import cascading_randomization
+from .thread_limit import ThreadSettingWarning, threads
 from .zoo import ModelBundle, available_models, load_model
 
 __all__ = [
@@ -96,6 +100,9 @@ __all__ = [
     # the language of figures, feedback and the explorer: gc.set_language("ja") / "en"
     "language",
     "set_language",
+    # the thread limit of GRADCAM_THREADS=N (shared servers): gc.threads() says what is in force
+    "threads",
+    "ThreadSettingWarning",
     # models
     "ModelBundle",
     "Prediction",
