@@ -34,8 +34,7 @@ ENGLISH = sorted(p.stem for p in (NOTEBOOKS / "src").glob("[0-9][0-9]_*.py"))
 TRANSLATED = sorted(p.stem for p in TRANSLATIONS.glob("[0-9][0-9]_*.md"))
 # The notebooks without a Japanese edition yet: the gap, in one place. Translate one (notebooks/ja/README.md), build
 # it, and remove it from this list; a notebook both listed and translated fails test_the_untranslated_list_is_exact.
-UNTRANSLATED = [
-]
+UNTRANSLATED: list[str] = []
 # Share of Japanese characters among Japanese characters and the letters of lowercase Latin words, per markdown cell,
 # after removing code, math, quoted titles and URLs. Names and acronyms (Grad-CAM, Selvaraju, ICCV) are capitalised
 # and not counted. Notebook 01's cells score 0.80 and more, their English originals 0.00.
