@@ -193,15 +193,23 @@ def outside_references(text: str) -> list[str]:
     return found
 
 
-def missing_link_targets(text: str, page: Page, out: Path) -> list[str]:
-    """Relative links and resources of a written page whose file is not in the site."""
+def missing_link_targets(text: str, page: Page, out: Path, repo: Path = REPO) -> list[str]:
+    """Relative links and resources of a written page whose file is not in the site.
+
+    A link to a folder of the repository (e.g. ``solutions/``) is not an error: the site has no folder listings, so
+    it is reported on stderr and left as it is.
+    """
     missing = []
     for match in REFERENCE.finditer(text):
         url = match.group("url")
         if not url or url.startswith(("#", "data:")) or EXTERNAL.match(url):
             continue
         path = html.unescape(url.partition("#")[0].partition("?")[0])
-        if path and not (out / PurePosixPath(page.output).parent / path).exists():
+        if not path or (out / PurePosixPath(page.output).parent / path).exists():
+            continue
+        if (repo / PurePosixPath(page.source).parent / path).is_dir():
+            print(f"build_site: {page.source} links to the folder {url}, which the site does not list", file=sys.stderr)
+        else:
             missing.append(url)
     return missing
 
@@ -261,7 +269,8 @@ def build(out: Path, repo: Path = REPO, quiet: bool = False) -> list[Page]:
     for page in pages:
         text = (out / page.output).read_text(encoding="utf-8")
         problems += [
-            f"{page.source}: links to {url}, which is not in the site" for url in missing_link_targets(text, page, out)
+            f"{page.source}: links to {url}, which is not in the site"
+            for url in missing_link_targets(text, page, out, repo)
         ]
     if problems:
         raise SystemExit(

@@ -60,3 +60,12 @@ def test_resources_from_outside_the_site_are_found():
     )
     css = "<style>@font-face { src: url('//fonts.example/f.woff'); } .x { background: url(local.png) }</style>"
     assert build_site.outside_references(page + css) == ["https://cdn.example/x.js", "//fonts.example/f.woff"]
+
+
+def test_a_link_to_a_missing_file_is_reported_but_a_folder_is_not(tmp_path):
+    pages = build_site.find_pages()
+    glossary = next(p for p in pages if p.output == "notebooks/ja/glossary.html")
+    (tmp_path / "notebooks" / "ja").mkdir(parents=True)
+    (tmp_path / "notebooks" / "ja" / "present.html").write_text("")
+    text = '<a href="present.html">1</a> <a href="missing.html">2</a> <a href="solutions/">3</a> <a href="#x">4</a>'
+    assert build_site.missing_link_targets(text, glossary, tmp_path) == ["missing.html"]
