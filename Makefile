@@ -47,6 +47,17 @@ wheel-test: $(STAMP)
 browser-test: $(STAMP)
 	bash scripts/browser_test.sh
 
+# A lab without internet (docs/offline.md): the folder to copy (wheels for every target, the notebooks, install.py),
+# written to offline/; OFFLINE_TARGETS: this, linux (Linux x86-64, Python 3.11 and 3.12), all, or target names.
+# offline-test builds it for this machine only, installs from it with --no-index, runs notebook 01 and gradcam-check.
+.PHONY: offline-folder offline-test
+OFFLINE_TARGETS ?= linux
+offline-folder: $(STAMP)
+	$(BIN)/python scripts/offline_folder.py --targets $(OFFLINE_TARGETS)
+
+offline-test: $(STAMP)
+	bash scripts/offline_test.sh
+
 install: $(STAMP)
 
 $(STAMP):
