@@ -36,6 +36,7 @@ from .errors import (
     ModelFileError,
     NonFiniteError,
     PretrainedWeightsError,
+    ThreadSettingWarning,
     UnknownMethodError,
     UnsupportedModelError,
     WeightsCacheWarning,
@@ -52,7 +53,7 @@ from .occlusion import OcclusionResult, occlusion_sensitivity
 from .overlay import COLORMAPS, colorize, overlay_heatmap
 from .resize import upsample_heatmap
 from .sanity import cascading_randomization
-from .thread_limit import ThreadSettingWarning, threads
+from .thread_limit import threads
 from .zoo import ModelBundle, available_models, load_model
 
 __all__ = [

@@ -24,6 +24,7 @@ The tree (``tests/test_errors.py`` checks that it matches the classes below)::
 
     EmptyHeatmapWarning(UserWarning)
     WeightsCacheWarning(UserWarning)
+    ThreadSettingWarning(UserWarning)
 
 Two classes also derive from ``FileNotFoundError`` (an ``OSError``), as Python users expect for a missing file:
 ``ImageNotFoundError`` and ``WeightsUnavailableError``; code that catches them as ``FileNotFoundError`` or ``OSError``
@@ -106,6 +107,10 @@ class EmptyHeatmapWarning(UserWarning):
 
 class WeightsCacheWarning(UserWarning):
     """The converted-weights cache could not be used; the weights were converted again."""
+
+
+class ThreadSettingWarning(UserWarning):
+    """GRADCAM_THREADS holds a value that cannot be used, or came too late to apply; it is ignored."""
 
 
 def check_method(method: str, available: Iterable[str]) -> None:

@@ -28,6 +28,8 @@ from __future__ import annotations
 import os
 import warnings
 
+from .errors import ThreadSettingWarning
+
 VARIABLE = "GRADCAM_THREADS"
 INTER_OP_THREADS = 1
 LIBRARY_VARIABLES = (
@@ -39,10 +41,6 @@ LIBRARY_VARIABLES = (
 )
 
 _applied: dict[str, int | str | None] = {"setting": None, "problem": None}
-
-
-class ThreadSettingWarning(UserWarning):
-    """GRADCAM_THREADS holds a value that cannot be used, or came too late to apply; it is ignored."""
 
 
 def requested_threads(environ: dict[str, str] | os._Environ[str] | None = None) -> int | None:
