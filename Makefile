@@ -47,6 +47,14 @@ wheel-test: $(STAMP)
 browser-test: $(STAMP)
 	bash scripts/browser_test.sh
 
+# The course website (scripts/build_site.py): static pages of the committed notebooks (their stored outputs, nothing is
+# run) with the start page as home, both editions and docs/*.md, into _site/ (ignored); readable offline. Installs the
+# `site` extra (nbconvert, jupyter-server-mathjax) when missing. Its browser test is part of `make browser-test`.
+.PHONY: site
+site: $(STAMP)
+	$(BIN)/python -c "import nbconvert, jupyter_server_mathjax" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[site]"
+	$(BIN)/python scripts/build_site.py _site
+
 # A lab without internet (docs/offline.md): the folder to copy (wheels for every target, the notebooks, install.py),
 # written to offline/; OFFLINE_TARGETS: this, linux (Linux x86-64, Python 3.11 and 3.12), all, or target names.
 # offline-test builds it for this machine only, installs from it with --no-index, runs notebook 01 and gradcam-check.
