@@ -61,7 +61,9 @@ def test_peak_rss_sees_a_300_mb_array_after_it_is_freed(resources):
         assert nbytes == 300 * 2**20
         assert held_mb >= nbytes / 2**20
         assert peak_mb >= nbytes / 2**20
-        assert peak_mb >= held_mb
+        # The kernel updates VmHWM from per-CPU cached counters, so it can lag VmRSS by a few pages (seen in CI:
+        # 331.63 vs 331.81 MB); a 1% allowance keeps the check that the freed array is still in the peak.
+        assert peak_mb >= 0.99 * held_mb
     finally:
         child.stdin.close()
         child.wait(timeout=60)
