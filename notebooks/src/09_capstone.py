@@ -9,7 +9,7 @@
 #    the sanity check, and one limit, measured;
 # 5. write a short report that a check recomputes from your model.
 #
-# **How to use it (45-60 minutes).** First run it top to bottom as it is: a worked example, with its decisions
+# **How to use it.** First run it top to bottom as it is: a worked example, with its decisions
 # in section 1 (a run takes under a minute). Then save a copy, make the decisions your own (other classes, another
 # image size, a planted shortcut), run it again, and answer the four exercises for *your* model. Each exercise asks
 # you to predict first; its check computes the right answer from your model, whatever you chose. Worked solutions
