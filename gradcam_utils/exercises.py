@@ -218,10 +218,31 @@ def check_marker_sample_prediction(answer) -> Feedback:
         return empty
     from .explorer import Explorer
 
-    expected = Explorer("shapes_biased", "circle, marker of star").predictions[0].name
-    if str(answer).strip().lower() == expected:
-        return Feedback(True, tr("ex.marker_sample.right", name=expected))
-    return Feedback(False, tr("ex.marker_sample.hint"))
+    explorer = Explorer("shapes_biased", "circle, marker of star")
+    expected = explorer.predictions[0].name
+    if str(answer).strip().lower() != expected:
+        return Feedback(False, tr("ex.marker_sample.hint"))
+    # Where the map sits is measured, not assumed: its energy share on the marker's pixels against their area.
+    share, area = marker_sample_share(explorer.heatmap(), explorer.image)
+    key = "ex.marker_sample.right_on" if share > area else "ex.marker_sample.right_off"
+    return Feedback(True, tr(key, name=expected, share=share, area=area, ratio=share / area))
+
+
+def marker_sample_share(heatmap: np.ndarray, image: np.ndarray) -> tuple[float, float]:
+    """The share of a map's energy on the marker of 05's "circle, marker of star" picture, and the marker's area.
+
+    The picture is regenerated (the explorer's shapes samples are seeded), so the marker's exact pixels are known.
+    """
+    from .explorer_catalogue import SHAPES_SEED
+    from .metrics import energy_pointing_game
+    from .synthetic import DEFAULT_CLASSES, make_shapes
+
+    batch = make_shapes(len(DEFAULT_CLASSES), seed=SHAPES_SEED, cue="contradicting", cue_kind="color")
+    (i,) = [i for i in range(len(batch)) if DEFAULT_CLASSES[batch.labels[i]] == "circle"]
+    if not np.array_equal(batch.images[i], image):
+        raise ValueError('marker_sample_share: the image is not the explorer\'s "circle, marker of star" picture')
+    mask = batch.cue_masks[i]
+    return float(energy_pointing_game(heatmap, mask)), float(mask.mean())
 
 
 # ----- 06 · applications -----------------------------------------------------------------------------------------

@@ -153,9 +153,21 @@ MESSAGES = {
         "en": "Not yet. Hint: the layer list shows each layer's size in brackets.",
         "ja": "まだです。ヒント: レイヤーの一覧には、各レイヤーのサイズが括弧の中に表示されています。",
     },
-    "ex.marker_sample.right": {
-        "en": "Right: it says {name!r}, and its map sits on the marker, not on the circle.",
-        "ja": "正解です。モデルの答えは {name!r} で、そのマップは円ではなくマーカーの上にあります。",
+    "ex.marker_sample.right_off": {
+        "en": "Right: it says {name!r}. But its map is not on the marker: {share:.1%} of the map's energy lies on the "
+        'marker, which covers {area:.1%} of the picture. In notebook 01 this model answered "star" for pictures '
+        'without any marker: "star" is its answer when none of the other four classes\' colours is there, so it '
+        "needs no star-coloured marker.",
+        "ja": "正解です。モデルの答えは {name!r} です。しかし、そのマップはマーカーの上にはありません。マップの"
+        "エネルギーのうちマーカーの上にあるのは {share:.1%} で、マーカーは画像の {area:.1%} を占めています。"
+        "ノートブック 01 では、このモデルはマーカーのない画像に「star」と答えました。ほかの四つのクラスの色がないとき"
+        "の答えが「star」なので、star の色のマーカーは必要ないのです。",
+    },
+    "ex.marker_sample.right_on": {
+        "en": "Right: it says {name!r}, and its map sits on the marker: {share:.1%} of the map's energy lies on the "
+        "marker, {ratio:.1f} times the {area:.1%} of the picture the marker covers.",
+        "ja": "正解です。モデルの答えは {name!r} で、そのマップはマーカーの上にあります。マップのエネルギーの "
+        "{share:.1%} がマーカーの上にあり、マーカーが占める画像の {area:.1%} の {ratio:.1f} 倍です。",
     },
     "ex.marker_sample.hint": {
         "en": "Not yet. Hint: look at the class list's first entry after picking that picture.",

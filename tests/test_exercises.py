@@ -186,3 +186,31 @@ def test_occlusion_rho_24_accepts_a_hand_written_occlusion_loop():
     ]
     assert ex.check_occlusion_rho_24(float(np.mean(rho)))
     assert not ex.check_occlusion_rho_24(float(np.mean(rho)) - 0.02)
+
+
+def test_marker_sample_feedback_says_where_the_map_measurably_is():
+    """05, exercise 2's right-answer message says whether the map is on the marker, from a measurement.
+
+    Independent route: the 16x16 map upsampled by repetition (np.kron, not the library's bilinear resize) and the
+    marker found by its magenta colour in the picture (not from the generator's mask).
+    """
+    from gradcam_utils.explorer import Explorer
+
+    explorer = Explorer("shapes_biased", "circle, marker of star")
+    heatmap, image = explorer.heatmap(), explorer.image
+    up = np.kron(heatmap, np.ones((image.shape[0] // heatmap.shape[0],) * 2))
+    rgb = image.astype(int)
+    marker = (rgb[..., 0] > 150) & (rgb[..., 1] < 80) & (rgb[..., 2] > 150)
+    hand_share, hand_area = float(up[marker].sum() / up.sum()), float(marker.mean())
+    share, area = ex.marker_sample_share(heatmap, image)
+    assert area == pytest.approx(hand_area) and hand_area > 0
+    assert share == pytest.approx(hand_share, abs=0.003)
+    message = ex.check_marker_sample_prediction("star").message
+    assert ("is not on the marker" in message) == (hand_share <= hand_area), message
+    assert f"{hand_area:.1%}" in message
+    # The other branch: a map that is all marker is measured as such.
+    on_marker = np.zeros((64, 64))
+    on_marker[marker] = 1.0
+    assert ex.marker_sample_share(on_marker, image)[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="circle, marker of star"):
+        ex.marker_sample_share(heatmap, np.zeros_like(image))
