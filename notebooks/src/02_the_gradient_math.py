@@ -340,7 +340,7 @@ titles = [gc.explained_title("espresso", float(r.scores[0]), predicted=predicted
 gc.show_heatmaps(np.repeat(photo, 2, axis=0), np.concatenate([r.heatmaps for r in found]), titles, panel_size=3)
 plt.show()
 left_share = [float(r.heatmaps[0][:, :3].sum() / r.heatmaps[0].sum()) for r in found]   # columns 0-2 of 7
-print("share of each map in the left (cat) half:", np.round(left_share, 2))
+print("share of each map in its 3 left columns of 7 (the cat's side):", np.round(left_share, 2))
 assert left_share[0] < 0.2 and left_share[1] > 0.9, "the text says: Grad-CAM on the cup, counterfactual on the cat"
 
 # %% [markdown]

@@ -149,8 +149,9 @@ plt.show()
 # retrained model is still right on most: its accuracy barely depends on the marker (99% to 93%, from a
 # coloured patch it never saw in training, against the biased model's drop to nothing).
 #
-# In the figure, the biased model's maps of the true class (top) mostly miss the shape, or are empty: for about
-# one picture in six (17%) it finds no evidence at all for the shape's own class. The
+# In the figure, the biased model's maps of the true class (top) sit on the marker or spread over most of the
+# picture, so little of their mass is on the shape, or they are empty: for about one picture in six (17%) it finds
+# no evidence at all for the shape's own class. The
 # retrained model's maps (bottom) sit on the shapes, with six times the biased model's share of mass there (0.26
 # against 0.04). The biased model's reliance was already visible in its maps on the ordinary test pictures above,
 # before any misleading test set was made.
