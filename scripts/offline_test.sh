@@ -15,22 +15,11 @@ set -Eeuo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 NOTEBOOK="01_why_interpretability.ipynb"
-STEP="start"
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/gradcam-offline-test.XXXXXX")"
-trap 'rm -rf "$TMP"' EXIT
-trap 'echo "offline test FAILED during: $STEP (see the output above)" >&2' ERR
-
-step() {
-    STEP="$1"
-    STEP_STARTED=$SECONDS
-    echo "== $STEP"
-}
-TIMINGS=()
-done_step() { TIMINGS+=("$(printf '%-32s %4d s' "$1" $((SECONDS - STEP_STARTED)))"); }
+# shellcheck source=scripts/_steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_steps.sh" "offline test" gradcam-offline-test
 
 [[ -x "$PYTHON" ]] || { echo "offline test: no Python at $PYTHON; run \`make install\` or set PYTHON=..." >&2; exit 1; }
 BASE_PYTHON="$("$PYTHON" -c 'import sys; print(sys._base_executable)')"
-STARTED=$SECONDS
 
 step "build the offline folder for this machine"
 "$PYTHON" "$REPO/scripts/offline_folder.py" --targets this --dest "$TMP/offline" --weights none
@@ -94,6 +83,4 @@ step "the pre-lab check of the offline install (gradcam-check)"
 (cd "$TMP/lab" && "${LAB_ENV[@]}" "$VENV/bin/gradcam-check")
 done_step "lab check"
 
-echo "== timings"
-printf '%s\n' "${TIMINGS[@]}"
-echo "offline test passed in $((SECONDS - STARTED)) s"
+steps_passed

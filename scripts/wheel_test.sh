@@ -16,21 +16,10 @@ set -Eeuo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
-STEP="start"
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/gradcam-wheel-test.XXXXXX")"
-trap 'rm -rf "$TMP"' EXIT
-trap 'echo "wheel test FAILED during: $STEP (see the output above)" >&2' ERR
-
-step() {
-    STEP="$1"
-    STEP_STARTED=$SECONDS
-    echo "== $STEP"
-}
-TIMINGS=()
-done_step() { TIMINGS+=("$(printf '%-32s %4d s' "$1" $((SECONDS - STEP_STARTED)))"); }
+# shellcheck source=scripts/_steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_steps.sh" "wheel test" gradcam-wheel-test
 
 [[ -x "$PYTHON" ]] || { echo "wheel test: no Python at $PYTHON; run \`make install\` or set PYTHON=..." >&2; exit 1; }
-STARTED=$SECONDS
 
 step "copy the working tree"
 mkdir "$TMP/src"
@@ -101,6 +90,4 @@ step "the pre-lab check of the installed course (gradcam-check)"
     KERAS_HOME="$TMP/keras" TF_CPP_MIN_LOG_LEVEL=3 "$TMP/venv/bin/gradcam-check")
 done_step "lab check"
 
-echo "== timings"
-printf '%s\n' "${TIMINGS[@]}"
-echo "wheel test passed in $((SECONDS - STARTED)) s"
+steps_passed
