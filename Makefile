@@ -48,8 +48,9 @@ browser-test: $(STAMP)
 	bash scripts/browser_test.sh
 
 # The course website (scripts/build_site.py): static pages of the committed notebooks (their stored outputs, nothing is
-# run) with the start page as home, both editions and docs/*.md, into _site/ (ignored); readable offline. Installs the
-# `site` extra (nbconvert, jupyter-server-mathjax) when missing. Its browser test is part of `make browser-test`.
+# run) with the start page as home, both editions, docs/*.md and docs/ja/*.md, into _site/ (ignored); readable offline.
+# Installs the `site` extra (nbconvert, jupyter-server-mathjax) when missing. Its browser test is part of
+# `make browser-test`.
 .PHONY: site
 site: $(STAMP)
 	$(BIN)/python -c "import nbconvert, jupyter_server_mathjax" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[site]"

@@ -10,7 +10,8 @@ keep working once ``.ipynb``/``.md`` become ``.html``:
     OUT/index.html                       notebooks/start_here.ipynb, the home page
     OUT/notebooks/NN_*.html              the English edition
     OUT/notebooks/ja/NN_*.html           the Japanese edition
-    OUT/docs/*.html                      docs/*.md (the instructor's guide), when there are any
+    OUT/docs/*.html                      docs/*.md (the instructor's guide, the offline lab), when there are any
+    OUT/docs/ja/*.html                   docs/ja/*.md, their Japanese editions, when there are any
     OUT/notebooks/references.html, OUT/notebooks/ja/glossary.html
     OUT/_static/mathjax/                 MathJax 2.7, copied from the `jupyter-server-mathjax` package
     OUT/_static/site.css                 the table of contents' style (site/site.css)
@@ -78,13 +79,16 @@ class Page:
 
 
 def find_pages(repo: Path = REPO) -> list[Page]:
-    """The site's pages, in table-of-contents order: home, English notebooks, Japanese notebooks, docs, references."""
+    """The site's pages, in table-of-contents order: home, English notebooks, Japanese notebooks, then the guides.
+
+    The guides are docs/*.md, then their Japanese editions docs/ja/*.md, the references and the glossary.
+    """
     pages = [Page("notebooks/start_here.ipynb", "index.html", "en")]
     for folder, language in (("notebooks", "en"), ("notebooks/ja", "ja")):
         for path in sorted((repo / folder).glob("[0-9][0-9]_*.ipynb")):
             source = path.relative_to(repo).as_posix()
             pages.append(Page(source, source.removesuffix(".ipynb") + ".html", language))
-    markdown = sorted(p.relative_to(repo).as_posix() for p in (repo / "docs").glob("*.md"))
+    markdown = [p.relative_to(repo).as_posix() for d in ("docs", "docs/ja") for p in sorted((repo / d).glob("*.md"))]
     markdown += [m for m in ("notebooks/references.md", "notebooks/ja/glossary.md") if (repo / m).is_file()]
     for source in markdown:
         language = "ja" if "/ja/" in source else "en"

@@ -7,8 +7,10 @@ links), not computed by the builder.
 """
 
 import importlib.util
+import os
+import re
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,3 +71,36 @@ def test_a_link_to_a_missing_file_is_reported_but_a_folder_is_not(tmp_path):
     (tmp_path / "notebooks" / "ja" / "present.html").write_text("")
     text = '<a href="present.html">1</a> <a href="missing.html">2</a> <a href="solutions/">3</a> <a href="#x">4</a>'
     assert build_site.missing_link_targets(text, glossary, tmp_path) == ["missing.html"]
+
+
+def test_a_japanese_guide_is_a_page_titled_by_its_heading_and_linked_both_ways():
+    """docs/ja/offline.md is published as docs/ja/offline.html, in Japanese, after the English guides; its link to the
+    English original and the original's link to it lead to each other's pages; the table of contents lists it."""
+    pages = build_site.find_pages()
+    outputs = [page.output for page in pages]
+    english = next(p for p in pages if p.source == "docs/offline.md")
+    japanese = next(p for p in pages if p.source == "docs/ja/offline.md")
+    assert (japanese.output, japanese.language) == ("docs/ja/offline.html", "ja")
+    assert japanese.title == "インターネットのない実習室で"  # the file's '# ' heading, copied by hand
+    assert outputs.index(english.output) < outputs.index(japanese.output) < outputs.index("notebooks/references.html")
+
+    text, copies = build_site.rewrite_links(
+        '<a href="../offline.md#targets">e</a> <a href="../../Makefile">m</a>', japanese, pages
+    )
+    assert text == '<a href="../offline.html#targets">e</a> <a href="../../Makefile">m</a>'
+    assert copies == {"Makefile"}
+    assert build_site.rewrite_links('<a href="ja/offline.md">ja</a>', english, pages)[0] == (
+        '<a href="ja/offline.html">ja</a>'
+    )
+    # The guides' own links, as <a href> the way nbconvert writes them: each lands on a page of the site.
+    for page in (english, japanese):
+        urls = re.findall(r"\]\(([^)\s]+)\)", (ROOT / page.source).read_text(encoding="utf-8"))
+        assert urls, f"{page.source} has no link"
+        text, copies = build_site.rewrite_links("".join(f'<a href="{url}">x</a>' for url in urls), page, pages)
+        folder = PurePosixPath(page.output).parent
+        landed = [os.path.normpath(folder / href) for href in re.findall(r'href="([^"#]+)', text)]
+        assert set(landed) <= set(outputs) | copies, (page.source, landed)
+
+    toc = build_site.table_of_contents(pages, japanese)
+    assert '<a href="../../docs/ja/offline.html" aria-current="page" lang="ja">インターネットのない実習室で</a>' in toc
+    assert '<a href="docs/ja/offline.html" lang="ja">' in build_site.table_of_contents(pages, pages[0])
