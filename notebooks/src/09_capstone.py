@@ -253,7 +253,7 @@ for c, name in enumerate(CLASSES):
     mine = test.labels == c
     by_class[name] = metrics.bootstrap_ci(energy[mine]), hits[mine].mean(), (predicted[mine] == c).mean()
     (e, low, high), pointing, right = by_class[name]
-    print(f"{name:8s} {mine.sum()} pictures, {right:.0%} right   pointing game {pointing:.0%}   "
+    print(f"{name:8s} {mine.sum()} pictures, {right:4.0%} right   pointing game {pointing:4.0%}   "
           f"energy on object {e:.2f} [{low:.2f}, {high:.2f}]")
 others = [name for name in CLASSES if name != "cross"]
 assert by_class["cross"][0][2] < min(by_class[n][0][1] for n in others) / 2, REWRITE + "'The cross's maps put...'"
