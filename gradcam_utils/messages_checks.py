@@ -196,7 +196,7 @@ MESSAGES = {
     },
     "ex.scorecam.hint": {
         "en": "Not yet. Hint: one pass for the activations, then one per channel of the layer.",
-        "ja": "まだです。ヒント: 活性化を得るために 1 回、そのあとレイヤーのチャンネルごとに 1 回ずつです。",
+        "ja": "まだです。ヒント: 活性を得るために 1 回、そのあと層のチャンネルごとに 1 回ずつです。",
     },
     "ex.deletion.right": {
         "en": "Right: deletion AUC Grad-CAM {gradcam:.2f}, object mask {mask:.2f}.",
@@ -221,7 +221,7 @@ MESSAGES = {
     },
     "ex.vit.format": {
         "en": "Answer with a set of layer names from VIT_LAYER_CHOICES; got {answer!r}.",
-        "ja": "VIT_LAYER_CHOICES の中のレイヤー名の集合（set）で答えてください。受け取った値: {answer!r}",
+        "ja": "VIT_LAYER_CHOICES の中の層の名前の集合（set）で答えてください。受け取った値: {answer!r}",
     },
     "ex.vit.unknown": {
         "en": "{unknown} are not among VIT_LAYER_CHOICES {choices}.",
@@ -252,18 +252,17 @@ MESSAGES = {
     "cap.layer.right": {
         "en": "Right: {expected!r} is the last layer with positions (rows x columns) whose "
         "features the head turns into class scores.",
-        "ja": "正解です。{expected!r} は位置（行 x 列）を持つ最後のレイヤーで、その特徴をヘッドがクラススコアに"
-        "変換します。",
+        "ja": "正解です。{expected!r} は位置（行 x 列）を持つ最後の層で、その特徴をヘッドがクラススコアに変換します。",
     },
     "cap.layer.unknown": {
         "en": "{answer!r} is not a layer of {model!r}; its layers are {names}.",
-        "ja": "{answer!r} は {model!r} のレイヤーではありません。このモデルのレイヤーは {names} です。",
+        "ja": "{answer!r} は {model!r} の層ではありません。このモデルの層は {names} です。",
     },
     "cap.layer.flat": {
         "en": "{answer!r} outputs {shape}: no rows and columns, so no positions to weight. Go back to the last "
         "layer that still has them.",
         "ja": "{answer!r} の出力は {shape} です。行と列が無いので、重み付けする位置がありません。"
-        "まだ行と列を持つ最後のレイヤーまで戻ってください。",
+        "まだ行と列を持つ最後の層まで戻ってください。",
     },
     "cap.layer.after": {
         "en": "{answer!r} comes after the last convolution's rectified maps and only passes "
@@ -275,12 +274,12 @@ MESSAGES = {
         "en": "Almost: {answer!r} is that convolution before its ReLU. Grad-CAM weights the "
         "rectified feature maps, the layer right after it.",
         "ja": "あと少しです。{answer!r} は ReLU をかける前のその畳み込みです。Grad-CAM が重み付けするのは "
-        "ReLU 後の特徴マップ、つまりその直後のレイヤーです。",
+        "ReLU 後の特徴マップ、つまりその直後の層です。",
     },
     "cap.layer.earlier": {
         "en": "{answer!r} is an earlier layer: its grid is finer, but its features are about edges "
         "and texture rather than the classes (notebook 07). Look further towards the head.",
-        "ja": "{answer!r} はもっと前のレイヤーです。格子は細かいのですが、その特徴はクラスよりもエッジやテクスチャに"
+        "ja": "{answer!r} はもっと前の層です。格子は細かいのですが、その特徴はクラスよりもエッジやテクスチャに"
         "関するものです（ノートブック 07）。もっとヘッドに近い側を探してください。",
     },
     "cap.energy.not_function": {
@@ -333,7 +332,7 @@ MESSAGES = {
         "{threshold}. Which layers does the class score depend on, and what happens to the "
         "gradient when they are random?",
         "ja": "テストの結果とは違います。平均順位相関は {numbers}、しきい値は {threshold} です。"
-        "クラススコアはどのレイヤーに依存していて、それらがランダムになると勾配はどうなるでしょうか？",
+        "クラススコアはどの層に依存していて、それらがランダムになると勾配はどうなるでしょうか？",
     },
     "cap.report.keys": {
         "en": "Expected a dict with exactly the keys {keys}.",
@@ -341,7 +340,7 @@ MESSAGES = {
     },
     "cap.report.layer": {
         "en": "report['layer'] must name a layer of the model with rows and columns; got {layer!r}.",
-        "ja": "report['layer'] には、行と列を持つモデルのレイヤーの名前を入れてください。受け取った値: {layer!r}",
+        "ja": "report['layer'] には、行と列を持つモデルの層の名前を入れてください。受け取った値: {layer!r}",
     },
     "cap.report.shape": {
         "en": "Expected one map per image at {layer!r}, shape {expected}; got {got}.",
