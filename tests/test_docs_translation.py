@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 JA = DOCS / "ja"
 # The guides whose Japanese edition these tests hold to the English one.
-TRANSLATED = ["offline.md"]
+TRANSLATED = ["instructor.md", "offline.md"]
 # Numbers the Japanese may add, per guide, and why: Japanese writes counts in digits ("6 つ") where English spells a
 # word ("all six", "four runs").
 EXTRA_NUMBERS = {"offline.md": {"4": "four runs", "6": "all six (targets, checks)"}}
@@ -126,12 +126,22 @@ def relative_links(text: str) -> list[str]:
     return [url for url in targets if url and not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", url)]
 
 
+def japanese_edition(target: Path, docs: Path = DOCS) -> Path | None:
+    """Where the Japanese edition of a linked file would be: docs/ja/X for docs/X, notebooks/ja/X for notebooks/X."""
+    docs, notebooks = docs.resolve(), (docs.parent / "notebooks").resolve()
+    if target.is_relative_to(docs) and not target.is_relative_to(docs / "ja"):
+        return docs / "ja" / target.relative_to(docs)
+    if target.is_relative_to(notebooks) and not target.is_relative_to(notebooks / "ja"):
+        return notebooks / "ja" / target.relative_to(notebooks)
+    return None
+
+
 def link_problems(english: str, japanese: str, name: str, docs: Path = DOCS) -> list[str]:
     """Broken relative links of the Japanese; English links to a guide with a Japanese edition it does not follow.
 
     The two guides must link each other (the English to ja/NAME, the Japanese to ../NAME). Where the English links
-    another file (docs/X.md, or any repository file), the Japanese links docs/ja/X.md when that exists, else the same
-    file as the English.
+    another file (docs/X.md, a notebook or its solutions, or any repository file), the Japanese links its Japanese
+    edition (docs/ja/X.md, notebooks/ja/...) when that exists, else the same file as the English.
     """
     ja = docs / "ja"
     problems = [
@@ -146,7 +156,7 @@ def link_problems(english: str, japanese: str, name: str, docs: Path = DOCS) -> 
         target = (docs / url).resolve()
         if target == (ja / name).resolve():
             continue  # the English's own link to this translation
-        translated = ja / target.relative_to(docs.resolve()) if target.is_relative_to(docs.resolve()) else None
+        translated = japanese_edition(target, docs)
         expected = translated.resolve() if translated is not None and translated.is_file() else target
         if expected not in japanese_targets:
             where = (
@@ -268,3 +278,17 @@ def test_links_are_checked_both_ways(tmp_path):
         f"docs/ja/guide.md: docs/guide.md links plain.md; the Japanese should link {Path('docs/plain.md')}",
         "docs/guide.md: no link to its Japanese edition (add '日本語: [docs/ja/guide.md](ja/guide.md)')",
     ]
+
+
+def test_a_notebook_link_must_go_to_the_japanese_edition_when_there_is_one():
+    english = "日本語: [docs/ja/instructor.md](ja/instructor.md)\n\n[01](../notebooks/01_why_interpretability.ipynb)\n"
+    to_english = (
+        "English: [docs/instructor.md](../instructor.md)\n\n[01](../../notebooks/01_why_interpretability.ipynb)\n"
+    )
+    to_japanese = to_english.replace("notebooks/01", "notebooks/ja/01")
+    problems = link_problems(english, to_english, "instructor.md")
+    assert problems == [
+        "docs/ja/instructor.md: docs/instructor.md links ../notebooks/01_why_interpretability.ipynb; the Japanese "
+        "should link notebooks/ja/01_why_interpretability.ipynb"
+    ]
+    assert link_problems(english, to_japanese, "instructor.md") == []
