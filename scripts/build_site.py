@@ -81,14 +81,17 @@ class Page:
 def find_pages(repo: Path = REPO) -> list[Page]:
     """The site's pages, in table-of-contents order: home, English notebooks, Japanese notebooks, then the guides.
 
-    The guides are docs/*.md, then their Japanese editions docs/ja/*.md, the references and the glossary.
+    The guides are docs/*.md, then their Japanese editions docs/ja/*.md, the worked solutions of both editions (the
+    repository publishes them anyway, and a self-paced reader of the site needs them as much as one with a clone),
+    the references and the glossary.
     """
     pages = [Page("notebooks/start_here.ipynb", "index.html", "en")]
     for folder, language in (("notebooks", "en"), ("notebooks/ja", "ja")):
         for path in sorted((repo / folder).glob("[0-9][0-9]_*.ipynb")):
             source = path.relative_to(repo).as_posix()
             pages.append(Page(source, source.removesuffix(".ipynb") + ".html", language))
-    markdown = [p.relative_to(repo).as_posix() for d in ("docs", "docs/ja") for p in sorted((repo / d).glob("*.md"))]
+    folders = ("docs", "docs/ja", "notebooks/solutions", "notebooks/ja/solutions")
+    markdown = [p.relative_to(repo).as_posix() for d in folders for p in sorted((repo / d).glob("*.md"))]
     markdown += [m for m in ("notebooks/references.md", "notebooks/ja/glossary.md") if (repo / m).is_file()]
     for source in markdown:
         language = "ja" if "/ja/" in source else "en"
@@ -144,7 +147,8 @@ def table_of_contents(pages: list[Page], current: Page) -> str:
     home = pages[0]
     english = [p for p in pages if p.source.endswith(".ipynb") and p.source.startswith("notebooks/0")]
     japanese = [p for p in pages if p.source.startswith("notebooks/ja/") and p.source.endswith(".ipynb")]
-    guides = [p for p in pages if p.source.endswith(".md")]
+    guides = [p for p in pages if p.source.endswith(".md") and "/solutions/" not in p.source]
+    solutions = [p for p in pages if "/solutions/" in p.source]
     parts = [f'<p class="site-home"><strong><a href="{prefix}{home.output}">Grad-CAM course</a></strong></p>']
     parts.append("<ul>" + item(home, "Start here / はじめに") + "</ul>")
     for heading, group, tag in (
@@ -154,6 +158,10 @@ def table_of_contents(pages: list[Page], current: Page) -> str:
     ):
         if group:
             parts.append(f"<h2>{heading}</h2><{tag}>" + "".join(item(p) for p in group) + f"</{tag}>")
+    if solutions:  # folded: eighteen entries would bury the course; open on a solutions page
+        opened = " open" if "/solutions/" in current.source else ""
+        items = "".join(item(p) for p in solutions)
+        parts.append(f"<details{opened}><summary>Worked solutions / 解答例</summary><ul>{items}</ul></details>")
     return "\n".join(parts)
 
 

@@ -104,3 +104,29 @@ def test_a_japanese_guide_is_a_page_titled_by_its_heading_and_linked_both_ways()
     toc = build_site.table_of_contents(pages, japanese)
     assert '<a href="../../docs/ja/offline.html" aria-current="page" lang="ja">インターネットのない実習室で</a>' in toc
     assert '<a href="docs/ja/offline.html" lang="ja">' in build_site.table_of_contents(pages, pages[0])
+
+
+def test_worked_solutions_are_pages_of_both_editions_folded_in_the_contents():
+    pages = build_site.find_pages()
+    by_source = {p.source: p for p in pages}
+    for number_and_name in ("01_why_interpretability", "09_capstone"):
+        english = by_source[f"notebooks/solutions/{number_and_name}.md"]
+        japanese = by_source[f"notebooks/ja/solutions/{number_and_name}.md"]
+        assert english.output == f"notebooks/solutions/{number_and_name}.html" and english.language == "en"
+        assert japanese.output == f"notebooks/ja/solutions/{number_and_name}.html" and japanese.language == "ja"
+    assert by_source["notebooks/solutions/01_why_interpretability.md"].title.startswith("Solutions · 01")
+    assert by_source["notebooks/ja/solutions/01_why_interpretability.md"].title.startswith("解答例 · 01")
+    # The guide's link to a solutions file now lands on its page, not on a raw Markdown copy.
+    guide = by_source["docs/instructor.md"]
+    text, copies = build_site.rewrite_links(
+        '<a href="../notebooks/solutions/05_interactive_explorer.md">s</a>', guide, pages
+    )
+    assert 'href="../notebooks/solutions/05_interactive_explorer.html"' in text and not copies
+    # In the contents: inside a <details> group, closed on a notebook's page, open on a solutions page.
+    notebook = by_source["notebooks/01_why_interpretability.ipynb"]
+    closed = build_site.table_of_contents(pages, notebook)
+    opened = build_site.table_of_contents(pages, by_source["notebooks/solutions/09_capstone.md"])
+    group = re.search(r"<details( open)?><summary>Worked solutions / 解答例</summary>(.*?)</details>", closed, re.S)
+    assert group is not None and group.group(1) is None
+    assert group.group(2).count("<li>") == 18
+    assert "<details open><summary>" in opened

@@ -213,9 +213,11 @@ def test_each_page_renders_its_title_math_and_pictures(page_info, site_url, site
     assert not broken, f"pictures that did not load on {page_info.output}: {broken}"
     assert sum(image["output"] for image in images) == len(stored_pictures(page_info))
 
-    # The Japanese edition's text is Japanese (not the English fallback).
+    # The Japanese edition's text is Japanese (not the English fallback): over 200 Japanese characters, or for a short
+    # page (a worked solution) at least 80% of those in its source.
     if page_info.language == "ja":
-        assert len(JAPANESE.findall(prose)) > 200, f"{page_info.output}: little Japanese text in its Markdown"
+        expected = min(200, 0.8 * len(JAPANESE.findall(markdown_text(page_info))))
+        assert len(JAPANESE.findall(prose)) >= expected, f"{page_info.output}: little Japanese text in its Markdown"
 
     # Offline: every request went to the local server (or was a data: URI, or the about:blank frame MathJax makes on
     # pages with display math); the table of contents lists every page.
