@@ -736,6 +736,13 @@ def check_japanese(
                     f"(line {en_row.line}) has {en_row.minutes} minutes of {en_row.number or ACTIVITY}"
                 )
                 continue
+            if ja_row.target is not None:
+                linked = (japanese.path.parent / ja_row.target).resolve()
+                if not linked.is_file() or not linked.name.startswith(ja_row.number or ""):
+                    problems.append(
+                        f"{row_here}: the link {ja_row.target} should point at notebook {ja_row.number}'s file "
+                        "(relative to the guide)"
+                    )
             notebook, translated = notebooks.get(en_row.number or ""), japanese_notebooks.get(en_row.number or "")
             if notebook is None or translated is None or len(translated.headings) != len(notebook.headings):
                 continue

@@ -322,6 +322,15 @@ def test_japanese_paths_need_the_same_minutes_and_notebooks(course):
     assert any("10 minutes of —, the English row" in p for p in problems)
 
 
+def test_japanese_links_must_point_at_the_notebook(course):
+    text = JAPANESE_GUIDE.replace(
+        "| [01](../../notebooks/ja/01_demo.ipynb) |", "| [01](../notebooks/ja/01_demo.ipynb) |"
+    )
+    guide, ja_guide, notebooks, ja_notebooks, _ = load(course, japanese=text)
+    (problem,) = lab_paths.check_japanese(guide, ja_guide, notebooks, ja_notebooks)
+    assert "the link ../notebooks/ja/01_demo.ipynb should point at notebook 01's file" in problem
+
+
 def test_japanese_glance_table_has_the_same_numbers(course):
     guide, ja_guide, notebooks, ja_notebooks, benchmarks = load(
         course, japanese=JAPANESE_GUIDE.replace("| 2045 | 7 | 10 |", "| 2045 | 7 | 20 |")
