@@ -6,19 +6,15 @@ Reference values are written out by hand from the repository's layout (the noteb
 links), not computed by the builder.
 """
 
-import importlib.util
 import os
 import re
-import sys
 from pathlib import Path, PurePosixPath
+
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
-spec = importlib.util.spec_from_file_location("build_site", ROOT / "scripts" / "build_site.py")
-assert spec is not None and spec.loader is not None
-build_site = importlib.util.module_from_spec(spec)
-sys.modules.setdefault("build_site", build_site)
-spec.loader.exec_module(build_site)
+build_site = load_script("build_site")
 
 
 def test_the_pages_are_home_both_editions_then_guides():

@@ -7,20 +7,15 @@ Japanese translation, docs/ja/instructor.md: the fast checks, then check f, whic
 a path's in-class sections) in fresh kernels, each distinct set of cells once.
 """
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
-spec = importlib.util.spec_from_file_location("lab_paths", ROOT / "scripts" / "lab_paths.py")
-assert spec is not None and spec.loader is not None
-lab_paths = importlib.util.module_from_spec(spec)
-sys.modules.setdefault("lab_paths", lab_paths)
-spec.loader.exec_module(lab_paths)
+lab_paths = load_script("lab_paths")
 
 
 def words(word: str, count: int) -> str:
@@ -408,11 +403,7 @@ def test_the_real_guide_names_existing_sections_in_order_with_fitting_minutes(re
 
 
 def test_the_japanese_guide_matches_the_english_one(real):
-    if not lab_paths.JAPANESE_GUIDE.is_file():
-        pytest.skip(
-            "docs/ja/instructor.md is not written yet (the translation follows the English guide); skipped "
-            "only while the file is absent"
-        )
+    assert lab_paths.JAPANESE_GUIDE.is_file(), "docs/ja/instructor.md, the guide's Japanese edition, is missing"
     guide, notebooks = real
     japanese = lab_paths.parse_guide(lab_paths.JAPANESE_GUIDE, japanese=True)
     problems = lab_paths.all_problems(
@@ -429,3 +420,23 @@ def test_every_path_of_the_real_guide_runs_as_written(real):
     guide, notebooks = real
     problems = lab_paths.check_runnable(guide, notebooks)
     assert problems == [], "\n".join(problems)
+
+
+def test_the_guides_totals_and_cpu_range_are_the_tables(real):
+    """The prose's sums and CPU range, recomputed from the at-a-glance table (the table itself is checked above)."""
+    guide, _ = real
+    columns = list(zip(*[[float(cell) for cell in row.cells] for row in guide.glance], strict=True))
+    wall, cpu, rss, reading, exercises = columns
+    totals = (
+        f"{sum(reading):.0f} minutes of reading and running and {sum(exercises):.0f} minutes of exercises",
+        f"読んで実行する時間が {sum(reading):.0f} 分、演習が {sum(exercises):.0f} 分",
+    )
+    cpu_range = (f"{min(cpu):.0f} to {max(cpu):.0f} s of CPU", f"CPU 時間は {min(cpu):.0f}〜{max(cpu):.0f} 秒")
+    for text, total, cpu_words in zip(
+        (lab_paths.GUIDE.read_text(encoding="utf-8"), lab_paths.JAPANESE_GUIDE.read_text(encoding="utf-8")),
+        totals,
+        cpu_range,
+        strict=True,
+    ):
+        assert total in text, f"the guide's totals should read: {total}"
+        assert text.count(cpu_words) == 2, f"the CPU range, twice (the table's notes, the server section): {cpu_words}"
