@@ -7,6 +7,7 @@ Japanese translation, docs/ja/instructor.md: the fast checks, then check f, whic
 a path's in-class sections) in fresh kernels, each distinct set of cells once.
 """
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -440,3 +441,50 @@ def test_the_guides_totals_and_cpu_range_are_the_tables(real):
     ):
         assert total in text, f"the guide's totals should read: {total}"
         assert text.count(cpu_words) == 2, f"the CPU range, twice (the table's notes, the server section): {cpu_words}"
+
+
+# Numbers the notebook blocks quote that no notebook prints: wrong answers a learner would type, worked out by hand in
+# the block (04, exercise 1: 0.333 is what corner-aligned resizing gives, 0.125 what an unclamped row -0.25 gives).
+HAND_WORKED_NUMBERS = {"04": {"0.333", "0.125"}}
+QUOTED_NUMBER = re.compile(r"(?<![\w.])[-−]?\d+\.\d+%?|(?<![\w.])\d+%")
+
+
+def notebook_text(path: Path) -> str:
+    """A notebook's sources and stored text outputs, as a learner sees them."""
+    notebook = nbformat.read(path, as_version=4)
+    parts = []
+    for cell in notebook.cells:
+        parts.append(cell.source)
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", ""))
+            parts += [output.get("data", {}).get(kind, "") for kind in ("text/plain", "text/html", "text/markdown")]
+    return "\n".join(parts).replace("−", "-")
+
+
+def notebook_blocks(guide: Path) -> dict[str, str]:
+    """The guide's "### NN · title" blocks under its notebook-by-notebook section, by notebook number."""
+    text = guide.read_text(encoding="utf-8")
+    start = text.index("\n### 01 · ")
+    part = text[start : text.index("\n## ", start)]
+    return {m.group(1): m.group(0) for m in re.finditer(r"(?ms)^### (\d\d) · .*?(?=^### \d\d · |\Z)", part)}
+
+
+@pytest.mark.parametrize("japanese", [False, True], ids=["en", "ja"])
+def test_the_numbers_the_notebook_blocks_quote_are_printed_by_the_notebook(japanese):
+    """Each decimal or percentage in a notebook's block is in that notebook (sources, outputs), its worked solutions or
+    the exercise checks' messages, so a rebuilt notebook whose numbers moved fails here until the guide follows."""
+    guide, folder = (
+        (lab_paths.JAPANESE_GUIDE, ROOT / "notebooks" / "ja") if japanese else (lab_paths.GUIDE, ROOT / "notebooks")
+    )
+    messages = (ROOT / "gradcam_utils" / "messages_checks.py").read_text(encoding="utf-8")
+    blocks = notebook_blocks(guide)
+    assert sorted(blocks) == [f"{n:02d}" for n in range(1, 10)]
+    missing = {}
+    for number, block in blocks.items():
+        [path] = folder.glob(f"{number}_*.ipynb")
+        solutions = "".join(p.read_text(encoding="utf-8") for p in (folder / "solutions").glob(f"{number}_*.md"))
+        printed = notebook_text(path) + solutions.replace("−", "-") + messages
+        quoted = {n.replace("−", "-") for n in QUOTED_NUMBER.findall(block)} - HAND_WORKED_NUMBERS.get(number, set())
+        if absent := sorted(n for n in quoted if n not in printed):
+            missing[number] = absent
+    assert not missing, f"numbers quoted in {guide.name}'s notebook blocks that the notebooks do not print: {missing}"
