@@ -361,7 +361,8 @@ assert small["energy"][0] / small["area"] > 3, REWRITE + "'its share is several 
 # ## 8. Your report
 # **Exercise 4.** Put your findings in one dict, from the variables above, and let the check recompute each number
 # from your model: the layer, the test accuracy (the variable `accuracy`, a fraction, not the percentage printed
-# above), the mean energy share of Grad-CAM's maps on the object and of the random maps, and the sanity verdict. The check also recomputes your `heatmaps` with its own GradientTape.
+# above), the mean energy share of Grad-CAM's maps on the object and of the random maps, and the sanity verdict.
+# The check also recomputes your `heatmaps` with its own GradientTape.
 
 # %%
 report = None   # a dict with the keys layer, accuracy, energy_on_object, energy_random, passes_sanity
