@@ -233,11 +233,10 @@ def marker_sample_share(heatmap: np.ndarray, image: np.ndarray) -> tuple[float, 
 
     The picture is regenerated (the explorer's shapes samples are seeded), so the marker's exact pixels are known.
     """
-    from .explorer_catalogue import SHAPES_SEED
+    from .explorer_catalogue import DEFAULT_CLASSES, marked_shapes
     from .metrics import energy_pointing_game
-    from .synthetic import DEFAULT_CLASSES, make_shapes
 
-    batch = make_shapes(len(DEFAULT_CLASSES), seed=SHAPES_SEED, cue="contradicting", cue_kind="color")
+    batch = marked_shapes()
     (i,) = [i for i in range(len(batch)) if DEFAULT_CLASSES[batch.labels[i]] == "circle"]
     if not np.array_equal(batch.images[i], image):
         raise ValueError('marker_sample_share: the image is not the explorer\'s "circle, marker of star" picture')

@@ -11,7 +11,7 @@ import numpy as np
 from .course import SAMPLE_SUFFIXES, SAMPLES_DIR
 from .errors import ImageInputError, ImageLoadError
 from .images import load_image
-from .synthetic import DEFAULT_CLASSES, make_shapes
+from .synthetic import DEFAULT_CLASSES, ShapesBatch, make_shapes
 from .zoo import ModelBundle
 
 PHOTO_ORDER = ("cat", "espresso", "cat_and_espresso", "astronaut", "grace_hopper")  # the rest follow, sorted
@@ -163,6 +163,11 @@ def _photo_samples() -> list[_ImageSource]:
     return [_ImageSource(p.stem, p.resolve(), "photos") for p in files]
 
 
+def marked_shapes() -> ShapesBatch:
+    """The explorer's marked shapes samples as generated: each shape with a marker of another class, masks included."""
+    return make_shapes(len(DEFAULT_CLASSES), seed=SHAPES_SEED, cue="contradicting", cue_kind="color")
+
+
 def _shapes_samples() -> list[_ImageSource]:
     """One clean picture per class, then the same pictures with a marker of another class, by true class.
 
@@ -170,7 +175,7 @@ def _shapes_samples() -> list[_ImageSource]:
     same pictures.
     """
     clean = make_shapes(len(DEFAULT_CLASSES), seed=SHAPES_SEED)
-    marked = make_shapes(len(DEFAULT_CLASSES), seed=SHAPES_SEED, cue="contradicting", cue_kind="color")
+    marked = marked_shapes()
     samples = []
     for batch, marker in ((clean, False), (marked, True)):
         for i in np.argsort(batch.labels, kind="stable"):
